@@ -21,17 +21,17 @@ func TestPieceLengthRule(t *testing.T) {
 		length, want int64
 	}{
 		{1, 16 << 10},
-		{1 * MiB, 16 << 10},                   // 64 pieces
-		{100 * MiB, 16 << 10},                 // 6400 pieces
-		{128 * MiB, 16 << 10},                 // exactly 8192 pieces
-		{128*MiB + 1, 32 << 10},               // 8193 would be one too many
-		{256 * MiB, 32 << 10},                 // 8192 pieces
-		{1 * GiB, 128 << 10},                  // 8192 pieces
-		{128 * GiB, MaxPieceLength},           // 8192 pieces of 16 MiB
-		{1024 * GiB, MaxPieceLength},          // capped: 65536 pieces
-		{1000 * 1000, 16 << 10},               // 1 MB: 62 pieces
-		{100 * 1000 * 1000, 16 << 10},         // 100 MB: 6104 pieces
-		{1000 * 1000 * 1000, 128 << 10},       // 1 GB: 7630 pieces
+		{1 * MiB, 16 << 10},             // 64 pieces
+		{100 * MiB, 16 << 10},           // 6400 pieces
+		{128 * MiB, 16 << 10},           // exactly 8192 pieces
+		{128*MiB + 1, 32 << 10},         // 8193 would be one too many
+		{256 * MiB, 32 << 10},           // 8192 pieces
+		{1 * GiB, 128 << 10},            // 8192 pieces
+		{128 * GiB, MaxPieceLength},     // 8192 pieces of 16 MiB
+		{1024 * GiB, MaxPieceLength},    // capped: 65536 pieces
+		{1000 * 1000, 16 << 10},         // 1 MB: 62 pieces
+		{100 * 1000 * 1000, 16 << 10},   // 100 MB: 6104 pieces
+		{1000 * 1000 * 1000, 128 << 10}, // 1 GB: 7630 pieces
 	} {
 		got := PieceLength(tc.length)
 		if got != tc.want {
