@@ -363,6 +363,19 @@ func (l *Lookup) Closest() []Node {
 	return out
 }
 
+// Responders returns every answered node still tracked, closest first. A
+// put that needs a token from each target walks it past the nodes that gave
+// none.
+func (l *Lookup) Responders() []Node {
+	var out []Node
+	for _, e := range l.list {
+		if e.state == stateAnswered {
+			out = append(out, e.node)
+		}
+	}
+	return out
+}
+
 // Answered reports whether the node at addr has answered.
 func (l *Lookup) Answered(addr netip.AddrPort) bool {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())

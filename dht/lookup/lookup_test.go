@@ -132,6 +132,10 @@ func runScript(t *testing.T, cfg Config, script string) {
 			if got, want := names(l.Closest()), strings.Join(f[1:], " "); got != want {
 				t.Fatalf("%s: closest = [%s], want [%s]", where, got, want)
 			}
+		case "responders":
+			if got, want := names(l.Responders()), strings.Join(f[1:], " "); got != want {
+				t.Fatalf("%s: responders = [%s], want [%s]", where, got, want)
+			}
 		case "stats":
 			s := l.Stats()
 			got := fmt.Sprintf("%d %d %d %d %d", s.Queries, s.Replies, s.Failed, s.InFlight, s.Stalled)
@@ -169,6 +173,7 @@ func TestScripts(t *testing.T) {
 			done
 			next
 			closest 1 2 10
+			responders 1 2 10 40 50
 			stats 6 5 0 1 0
 		`},
 		{"stalled node widens and does not block", Config{K: 3, Alpha: 1}, `
