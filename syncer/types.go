@@ -188,3 +188,18 @@ func (k NoticeKind) String() string {
 	}
 	return fmt.Sprintf("notice(%d)", int(k))
 }
+
+// MarshalText encodes h as 40 hex digits (JSON state files).
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText decodes 40 hex digits.
+func (h *Hash) UnmarshalText(b []byte) error {
+	if len(b) != 2*len(h) {
+		return fmt.Errorf("syncer: infohash of %d hex digits, want 40", len(b))
+	}
+	_, err := hex.Decode(h[:], b)
+	if err != nil {
+		return fmt.Errorf("syncer: infohash: %w", err)
+	}
+	return nil
+}

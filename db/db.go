@@ -1,0 +1,114 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"zombiezen.com/go/sqlite"
+
+	"github.com/dhtdb/dhtdb/record"
+	"github.com/dhtdb/dhtdb/syncer"
+)
+
+// DB is one database in a Store. It is safe for concurrent use.
+type DB struct {
+	store *Store
+	addr  record.Address
+	dir   string
+
+	mu sync.Mutex // guards st
+	st State
+
+	wmu   sync.Mutex   // serialises writes on wconn
+	wconn *sqlite.Conn // the owner's write connection, opened lazily
+
+	pubmu sync.Mutex // one Publish at a time
+}
+
+// Address returns the database's address.
+func (d *DB) Address() record.Address { return d.addr }
+
+// Role returns whether this node owns or follows the database.
+func (d *DB) Role() Role {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.st.Role
+}
+
+// State returns a copy of the durable state.
+func (d *DB) State() State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.st
+	if st.Pending != nil {
+		p := *st.Pending
+		st.Pending = &p
+	}
+	return st
+}
+
+// LivePath is the SQLite file queries read: the owner's working copy or the
+// follower's installed version.
+func (d *DB) LivePath() string { return filepath.Join(d.dir, liveFile) }
+
+// VersionsDir is where the snapshot files of this database are kept.
+func (d *DB) VersionsDir() string { return filepath.Join(d.dir, versionsDir) }
+
+// SaveSync persists the sync engine's state (on a syncer.Save action).
+func (d *DB) SaveSync(p syncer.Persisted) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.st
+	st.Sync = p
+	if err := writeState(d.dir, st); err != nil {
+		return fmt.Errorf("save sync state of %s: %w", d.addr, err)
+	}
+	d.st = st
+	return nil
+}
+
+// updateState applies f to a copy of the state and persists it.
+func (d *DB) updateState(f func(*State)) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.st
+	f(&st)
+	if err := writeState(d.dir, st); err != nil {
+		return err
+	}
+	d.st = st
+	return nil
+}
+
+func (d *DB) close() error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.wconn == nil {
+		return nil
+	}
+	err := d.wconn.Close()
+	d.wconn = nil
+	if err != nil {
+		return fmt.Errorf("close %s: %w", d.addr, err)
+	}
+	return nil
+}
+
+// writer returns the owner's write connection.
+func (d *DB) writer() (*sqlite.Conn, error) {
+	if d.Role() != RoleOwner {
+		return nil, fmt.Errorf("%w: %s is followed, not owned", ErrNotOwner, d.addr)
+	}
+	if d.wconn == nil {
+		c, err := openWriter(d.LivePath())
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", d.addr, err)
+		}
+		d.wconn = c
+	}
+	return d.wconn, nil
+}
+
+var errClosed = errors.New("db: closed")
