@@ -162,17 +162,17 @@ type NoticeKind int
 
 // Notice kinds.
 const (
-	NoticeNewPointer   NoticeKind = iota + 1 // a pointer with a higher seq was accepted
-	NoticeReplay                             // a pointer with a lower seq than seen was refused
-	NoticePollFailed                         // a poll failed (Err)
-	NoticeFallback                           // an older candidate (IH) is tried as well
-	NoticeFetchFailed                        // a fetch failed (Err)
-	NoticeInstalled                          // IH is now the local version
-	NoticeBadVersion                         // IH failed its check and is refused for good (Err)
-	NoticeReadOnly                           // the owner locked the database (Seq)
-	NoticeWritable                           // the owner lifted the lock
-	NoticeMoved                              // the owner moved the database to Key
-	NoticePutFailed                          // a re-put stored nowhere (Err)
+	NoticeNewPointer  NoticeKind = iota + 1 // a pointer with a higher seq was accepted
+	NoticeReplay                            // a pointer with a lower seq than seen was refused
+	NoticePollFailed                        // a poll failed (Err)
+	NoticeFallback                          // an older candidate (IH) is tried as well
+	NoticeFetchFailed                       // a fetch failed (Err)
+	NoticeInstalled                         // IH is now the local version
+	NoticeBadVersion                        // IH failed its check and is refused for good (Err)
+	NoticeReadOnly                          // the owner locked the database (Seq)
+	NoticeWritable                          // the owner lifted the lock
+	NoticeMoved                             // the owner moved the database to Key
+	NoticePutFailed                         // a re-put stored nowhere (Err)
 )
 
 var noticeNames = map[NoticeKind]string{
