@@ -1,0 +1,136 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	anadht "github.com/anacrolix/dht/v2"
+	analog "github.com/anacrolix/log"
+	"golang.org/x/time/rate"
+
+	"github.com/dhtdb/dhtdb/internal/ltpeer"
+)
+
+// testTimeout bounds each test. It is generous on purpose: the machine is
+// shared, and speed is measured by benchmarks, not here.
+const testTimeout = 50 * time.Second
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond until it holds or ctx ends; what describes the
+// condition in the failure.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// startLibtorrent starts n libtorrent peers, each given boot as DHT nodes.
+func startLibtorrent(t *testing.T, n int, cfg ltpeer.Config) []*ltpeer.Peer {
+	t.Helper()
+	peers := make([]*ltpeer.Peer, n)
+	for i := range peers {
+		peers[i] = ltpeer.StartTest(t, cfg)
+	}
+	return peers
+}
+
+// introduce makes every libtorrent peer add every address (but its own) to
+// its routing table.
+func introduce(t *testing.T, ctx context.Context, peers []*ltpeer.Peer, addrs []netip.AddrPort) {
+	t.Helper()
+	for _, p := range peers {
+		for _, a := range addrs {
+			if a == p.Addr() {
+				continue
+			}
+			if err := p.AddNode(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// waitTables waits until each libtorrent peer holds at least n live nodes.
+func waitTables(t *testing.T, ctx context.Context, peers []*ltpeer.Peer, n int) {
+	t.Helper()
+	for i, p := range peers {
+		if _, err := p.WaitNodes(ctx, n); err != nil {
+			t.Fatalf("libtorrent peer %d: %v", i, err)
+		}
+	}
+}
+
+func ltAddrs(peers []*ltpeer.Peer) []netip.AddrPort {
+	out := make([]netip.AddrPort, len(peers))
+	for i, p := range peers {
+		out[i] = p.Addr()
+	}
+	return out
+}
+
+// startAnacrolix starts an anacrolix/dht v2.24.0 server on 127.0.0.1 that
+// knows no routers, only the nodes it is told about.
+func startAnacrolix(t *testing.T, boot []netip.AddrPort) *anadht.Server {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := anadht.NewDefaultServerConfig()
+	cfg.Conn = conn
+	cfg.NoSecurity = true
+	cfg.StartingNodes = func() ([]anadht.Addr, error) {
+		out := make([]anadht.Addr, len(boot))
+		for i, a := range boot {
+			out[i] = anadht.NewAddr(net.UDPAddrFromAddrPort(a))
+		}
+		return out, nil
+	}
+	// Bug workaround: the default SendLimiter is one package-level limiter
+	// shared by every server in the process.
+	cfg.SendLimiter = rate.NewLimiter(rate.Inf, 0)
+	cfg.Logger = analog.Default.WithFilterLevel(analog.Disabled)
+	s, err := anadht.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func anaAddr(s *anadht.Server) netip.AddrPort {
+	return s.Addr().(*net.UDPAddr).AddrPort()
+}
+
+// anaPing pings addr from s (which adds it to s's routing table when it
+// answers) and returns the id it answered with.
+func anaPing(s *anadht.Server, addr netip.AddrPort) ([20]byte, error) {
+	res := s.Ping(net.UDPAddrFromAddrPort(addr))
+	if err := res.ToError(); err != nil {
+		return [20]byte{}, fmt.Errorf("anacrolix ping %v: %w", addr, err)
+	}
+	if res.Reply.R == nil {
+		return [20]byte{}, fmt.Errorf("anacrolix ping %v: no response body", addr)
+	}
+	return res.Reply.R.ID, nil
+}
+
+// bstring is the bencoding of a byte string.
+func bstring(s string) []byte { return []byte(fmt.Sprintf("%d:%s", len(s), s)) }
