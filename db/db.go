@@ -56,11 +56,16 @@ func (d *DB) LivePath() string { return filepath.Join(d.dir, liveFile) }
 // VersionsDir is where the snapshot files of this database are kept.
 func (d *DB) VersionsDir() string { return filepath.Join(d.dir, versionsDir) }
 
-// SaveSync persists the sync engine's state (on a syncer.Save action).
+// SaveSync persists the sync engine's state (on a syncer.Save action). A
+// state with a lower seq than the one stored is stale (a Publish ran
+// meanwhile) and is ignored: the held pointer never goes back.
 func (d *DB) SaveSync(p syncer.Persisted) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.st
+	if p.Seq < st.Sync.Seq {
+		return nil
+	}
 	st.Sync = p
 	if err := writeState(d.dir, st); err != nil {
 		return fmt.Errorf("save sync state of %s: %w", d.addr, err)

@@ -203,3 +203,23 @@ func TestPublishOffline(t *testing.T) {
 		t.Errorf("publish without network: %v, want ErrOffline", err)
 	}
 }
+
+func TestSaveSyncNeverGoesBack(t *testing.T) {
+	e := newTestEnv(t)
+	s := e.open(t)
+	d, err := s.Follow(record.Address{PublicKey: [32]byte{1}, Name: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveSync(syncer.Persisted{Seq: 5, Item: []byte("i5"), Current: syncer.Hash{5}, HasCurrent: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveSync(syncer.Persisted{Seq: 4, Item: []byte("i4")}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	d2, _ := e.open(t).DB(d.Address())
+	if st := d2.State().Sync; st.Seq != 5 || string(st.Item) != "i5" || st.Current != (syncer.Hash{5}) {
+		t.Errorf("state after a stale save and a restart: %+v", st)
+	}
+}

@@ -42,6 +42,11 @@ type Config struct {
 	// MinFound: a poll that finds the held item on fewer of the closest nodes
 	// than this triggers a re-put.
 	MinFound int
+	// KeepAliveOnly makes the Follower track and keep alive the pointer
+	// without ever fetching or installing a version: the owner's mode, whose
+	// working copy is the newest version and must not be replaced. A newer
+	// pointer published elsewhere is still accepted, saved and reported.
+	KeepAliveOnly bool
 	// Rand is the source of jitter. nil: a generator seeded from crypto/rand.
 	Rand *rand.Rand
 }

@@ -6,7 +6,7 @@ import "time"
 // ih and prev entries, stopping at the current local version (never go back),
 // skipping versions that failed their check and duplicates.
 func (f *Follower) candidates() []Hash {
-	if f.st.Item == nil {
+	if f.st.Item == nil || f.cfg.KeepAliveOnly {
 		return nil
 	}
 	p := f.st.Pointer

@@ -149,7 +149,8 @@ func (e *scriptEnv) run(line string) ([]string, error) {
 }
 
 func (e *scriptEnv) newFollower(args map[string]string) ([]string, error) {
-	cfg := Config{NoJitter: args["jitter"] == "off", Rand: rand.New(rand.NewPCG(1, 2))}
+	_, owner := args["owner"]
+	cfg := Config{NoJitter: args["jitter"] == "off", KeepAliveOnly: owner, Rand: rand.New(rand.NewPCG(1, 2))}
 	for key, dst := range map[string]*time.Duration{"poll": &cfg.PollInterval, "fetch-timeout": &cfg.FetchTimeout,
 		"retry": &cfg.RetryInterval, "keepalive": &cfg.KeepAliveInterval} {
 		if v, ok := args[key]; ok {
