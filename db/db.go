@@ -74,6 +74,22 @@ func (d *DB) SaveSync(p syncer.Persisted) error {
 	return nil
 }
 
+// SetKeyFile records where the owner's key file is (an absolute path), so a
+// daemon on this data directory can load the key to publish automatically.
+func (d *DB) SetKeyFile(path string) error {
+	if d.Role() != RoleOwner {
+		return fmt.Errorf("set key file of %s: %w", d.addr, ErrNotOwner)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("set key file of %s: %w", d.addr, err)
+	}
+	if err := d.updateState(func(s *State) { s.KeyFile = abs }); err != nil {
+		return fmt.Errorf("set key file of %s: %w", d.addr, err)
+	}
+	return nil
+}
+
 // updateState applies f to a copy of the state and persists it.
 func (d *DB) updateState(f func(*State)) error {
 	d.mu.Lock()

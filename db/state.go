@@ -31,6 +31,9 @@ type State struct {
 	// Sync is the sync engine's state: highest seq with the signed item
 	// held (EncodeItem bytes), its record, the installed version.
 	Sync syncer.Persisted `json:"sync"`
+	// KeyFile is where the owner's key file is (never the key itself), so
+	// that a daemon can publish automatically; empty if not recorded.
+	KeyFile string `json:"key_file,omitempty"`
 	// Pending is a publish that is signed but not yet known to be stored.
 	Pending *Pending `json:"pending,omitempty"`
 }
