@@ -59,8 +59,11 @@ func Check(ctx context.Context, path string) error {
 	var msgs []string
 	err = sqlitex.ExecuteTransient(conn, "PRAGMA quick_check", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			if len(msgs) < maxCheckErrors {
-				msgs = append(msgs, stmt.ColumnText(0))
+			// One row may hold many problems, one per line.
+			for _, line := range strings.Split(stmt.ColumnText(0), "\n") {
+				if line != "" && len(msgs) < maxCheckErrors {
+					msgs = append(msgs, line)
+				}
 			}
 			return nil
 		},
@@ -71,7 +74,7 @@ func Check(ctx context.Context, path string) error {
 		}
 		return fmt.Errorf("%w: quick_check: %w", ErrCorrupt, err)
 	}
-	if len(msgs) != 1 || msgs[0] != "ok" {
+	if len(msgs) == 0 || msgs[0] != "ok" {
 		return fmt.Errorf("%w: quick_check: %s", ErrCorrupt, strings.Join(msgs, "; "))
 	}
 	return nil

@@ -63,3 +63,18 @@ func rowBody(i, rev, n int) string {
 	s := fmt.Sprintf("row %d rev %d ", i, rev)
 	return s + strings.Repeat(string(rune('a'+(i+rev)%26)), max(0, n-len(s)))
 }
+
+func sqlitexExecute(c *sqlite.Conn, q string, args ...any) error {
+	return sqlitex.Execute(c, q, &sqlitex.ExecOptions{Args: args})
+}
+
+// openReadOnly opens a snapshot the way a reader does.
+func openReadOnly(t testing.TB, path string) *sqlite.Conn {
+	t.Helper()
+	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

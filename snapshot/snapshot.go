@@ -106,21 +106,10 @@ func backupTo(ctx context.Context, src *sqlite.Conn, dstPath string) (err error)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	defer b.Close()
-	for more := true; more; {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
-		more, err = b.Step(backupStepPages)
-		if err != nil && !more {
-			return fmt.Errorf("snapshot: copy: %w", err)
-		}
-		// more with an error is SQLITE_BUSY/LOCKED on the destination,
-		// which nobody else opens; the busy handler already waited, so
-		// retrying is all there is to do (the context bounds it).
-	}
-	if err := b.Close(); err != nil {
-		return fmt.Errorf("snapshot: finish copy: %w", err)
+	err = copyPages(ctx, b)
+	b.Close() // exactly once: a second sqlite3_backup_finish is a use after free
+	if err != nil {
+		return err
 	}
 
 	// The backup copies page 1 verbatim, header bytes 18/19 included: a
@@ -138,6 +127,25 @@ func backupTo(ctx context.Context, src *sqlite.Conn, dstPath string) (err error)
 		return fmt.Errorf("snapshot: journal mode is %q, not delete", mode)
 	}
 	return nil
+}
+
+// copyPages steps the backup to the end.
+func copyPages(ctx context.Context, b *sqlite.Backup) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		more, err := b.Step(backupStepPages)
+		if !more && err == nil {
+			return nil
+		}
+		if err != nil && !more {
+			return fmt.Errorf("snapshot: copy: %w", err)
+		}
+		// more with an error is SQLITE_BUSY/LOCKED on the destination,
+		// which nobody else opens; the busy handler already waited, so
+		// retrying is all there is to do (the context bounds it).
+	}
 }
 
 // removeSQLiteFiles removes a database file and the journal files SQLite
