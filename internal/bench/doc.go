@@ -1,0 +1,39 @@
+// Package bench holds dhtdb's benchmarks: programs that print figures, run
+// by `dhtdb bench ...`, not timed tests.
+//
+// The DHT benchmark (RunDHT, `dhtdb bench dht`) builds two networks of the
+// same shape on the simulated network of package simnet: one of our dht
+// nodes and one of anacrolix/dht v2.24.0 servers. Both get the same seed, so
+// the same node ids, virtual addresses, per-pair round-trip times, loss
+// pattern seed and silent set. On each it runs the same puts and gets of
+// BEP 44 mutable items and measures, per operation kind, latency (p50/p95),
+// success ratio, how many of the 8 closest live nodes hold a put item, and
+// the KRPC queries the operation cost.
+//
+// How the network is built: all node ids and addresses are drawn up front;
+// the first 16 nodes bootstrap off each other; the rest join in waves of
+// doubling size (16-31, 32-63, 64-127, ...), each node of a wave bootstrapping
+// (find_node of its own id) through 3 random nodes of earlier waves, the
+// nodes of one wave in parallel. Only then are 20% of the nodes silenced:
+// they stay in routing tables but no longer answer, like nodes that left.
+//
+// How it measures: latency is the wall time of the library call, failed
+// operations included at the time they gave up. Messages are the KRPC
+// queries the originating node sent during the operation, counted by a
+// simnet tap (concurrent operations always have distinct origins). "Stored"
+// is checked independently of what the put reports: after each put a probe
+// endpoint (read-only, BEP 43, so it never enters routing tables) sends a
+// `get` to each of the 8 live nodes whose ids are truly closest to the
+// target (computed from the full node list, the origin excluded) and counts
+// those that return the item. A put succeeds when at least one of them holds
+// it; a get succeeds when it returns the put value with its seq.
+//
+// anacrolix/dht keeps a package-level send limiter (DefaultSendLimiter, 250
+// packets/s with a burst of 25) shared by every server in the process;
+// thousands of servers in one process would starve on it, so each server
+// gets its own unlimited limiter (ServerConfig.SendLimiter =
+// rate.NewLimiter(rate.Inf, 0)). Everything else is anacrolix's default
+// server config (NewDefaultServerConfig: no BEP 42 security, nodes+nodes6
+// wants, in-memory store) and its default query timeout (one send, 2 s).
+// Its operations are exts/getput.Get and getput.Put.
+package bench
