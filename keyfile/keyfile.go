@@ -104,6 +104,7 @@ func Encrypt(priv ed25519.PrivateKey, passphrase string, workFactor int) ([]byte
 	if err := aw.Close(); err != nil {
 		return nil, fmt.Errorf("encrypt key: %w", err)
 	}
+	buf.WriteByte('\n')
 	return buf.Bytes(), nil
 }
 

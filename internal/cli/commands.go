@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// runner is one subcommand: it registers its flags, then runs with the
+// positional arguments.
+type runner interface {
+	flags(fs *flag.FlagSet)
+	run(ctx context.Context, e *env, args []string) error
+}
+
+// command is an entry of the command table.
+type command struct {
+	name     string // words after "dhtdb", e.g. "dht put"
+	synopsis string // flags and arguments
+	summary  string
+	new      func() runner
+}
+
+// commandTable lists the commands in the order the usage shows them.
+func commandTable() []command {
+	return []command{
+		{"keygen", "--out FILE [--no-passphrase]", "new ed25519 key file (encrypted with a passphrase); prints the public key", func() runner { return &keygenCmd{} }},
+	}
+}
+
+// findCommand matches the longest command name at the start of args.
+func findCommand(args []string) (*command, []string) {
+	var best *command
+	var bestWords int
+	for _, c := range commandTable() {
+		words := strings.Fields(c.name)
+		if len(words) > len(args) || len(words) <= bestWords {
+			continue
+		}
+		match := true
+		for i, w := range words {
+			match = match && args[i] == w
+		}
+		if match {
+			c := c
+			best, bestWords = &c, len(words)
+		}
+	}
+	return best, args[bestWords:]
+}
+
+func writeUsage(w io.Writer) {
+	fmt.Fprintln(w, "dhtdb: a database that lives in the BitTorrent network")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "usage: dhtdb COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commandTable() {
+		fmt.Fprintf(w, "  %s %s\n      %s\n", c.name, c.synopsis, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every command takes --json (one JSON object per line). Commands that join the")
+	fmt.Fprintln(w, "DHT take --bootstrap host:port,... (default: the public Mainline routers).")
+	fmt.Fprintln(w, "Run 'dhtdb COMMAND -h' for its flags.")
+}
+
+func writeCommandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: dhtdb %s %s\n\n%s\n\nflags:\n", c.name, c.synopsis, c.summary)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
