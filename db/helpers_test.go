@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -39,11 +38,15 @@ func (fileSnapshotter) Snapshot(ctx context.Context, live, dir string) (Version,
 		return Version{}, err
 	}
 	ih := syncer.Hash(sha1.Sum(b))
-	path := filepath.Join(dir, ih.String()+".sqlite")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	f, err := os.CreateTemp(dir, "snap-*")
+	if err != nil {
 		return Version{}, err
 	}
-	return Version{IH: ih, Size: int64(len(b)), Path: path}, nil
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return Version{}, err
+	}
+	return Version{IH: ih, Size: int64(len(b)), Path: f.Name()}, nil
 }
 
 // memSeeder records what it was asked to seed; failNext makes calls fail.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"encoding/hex"
 	"fmt"
+	"os"
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/record"
@@ -16,7 +18,25 @@ import (
 type Version struct {
 	IH   syncer.Hash `json:"ih"`
 	Size int64       `json:"size"`
-	Path string      `json:"path"` // the snapshot file
+	Path string      `json:"path"`          // the snapshot file
+	Seq  int64       `json:"seq,omitempty"` // the pointer seq publishing it (set by Publish)
+}
+
+// TorrentName is the name in the info dictionary of every snapshot of the
+// database called name: name + ".sqlite" when that is a plain file name, else
+// the hex of name + ".sqlite". Writers and readers must agree on it, since it
+// is part of the infohash and readers refuse other names.
+func TorrentName(name string) string {
+	plain := name != "." && name != ".." && len(name)+7 <= 255
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
+			plain = false
+		}
+	}
+	if plain {
+		return name + ".sqlite"
+	}
+	return hex.EncodeToString([]byte(name)) + ".sqlite"
 }
 
 // Snapshotter makes versions of a live SQLite file.
@@ -24,7 +44,10 @@ type Version struct {
 // Snapshot copies the committed content of the database at live (a consistent
 // read of SQLite's pages as they are, never VACUUM INTO) into a file in dir and
 // returns its version. The same content must give the same IH on every call
-// and machine. It must not modify live. On error nothing is published.
+// and machine (the torrent is named TorrentName of the database's name). It
+// must not modify live. Path is a new file owned by the caller: Publish hands
+// it to the Seeder, or removes it when the version is unchanged. On error
+// nothing is published and no file is left.
 type Snapshotter interface {
 	Snapshot(ctx context.Context, live, dir string) (Version, error)
 }
@@ -115,6 +138,9 @@ func (d *DB) Publish(ctx context.Context, key ed25519.PrivateKey) (PublishReport
 		return PublishReport{}, fmt.Errorf("publish %s: snapshot: %w", d.addr, err)
 	}
 	if st.Sync.Item != nil && v.IH == st.Sync.Pointer.IH {
+		if v.Path != "" {
+			_ = os.Remove(v.Path)
+		}
 		return PublishReport{Seq: st.Sync.Seq, IH: v.IH, Size: v.Size, Unchanged: true, Retried: retried,
 			Item: st.Sync.Item, Pointer: st.Sync.Pointer}, nil
 	}
@@ -134,6 +160,7 @@ func (d *DB) Publish(ctx context.Context, key ed25519.PrivateKey) (PublishReport
 		return PublishReport{}, fmt.Errorf("publish %s: %w", d.addr, err)
 	}
 	seq := st.Sync.Seq + 1
+	v.Seq = seq
 	it, err := bep44.NewMutable(key, d.addr.Salt(), seq, val)
 	if err != nil {
 		return PublishReport{}, fmt.Errorf("publish %s: sign: %w", d.addr, err)

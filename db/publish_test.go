@@ -223,3 +223,13 @@ func TestSaveSyncNeverGoesBack(t *testing.T) {
 		t.Errorf("state after a stale save and a restart: %+v", st)
 	}
 }
+
+func TestTorrentName(t *testing.T) {
+	for name, want := range map[string]string{
+		"shop": "shop.sqlite", "a/b": "612f62.sqlite", "..": "2e2e.sqlite", "caf\u00e9": "caf\u00e9.sqlite",
+	} {
+		if got := TorrentName(name); got != want {
+			t.Errorf("TorrentName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
