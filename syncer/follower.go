@@ -122,15 +122,15 @@ func (f *Follower) Step(now time.Time, ev Event) []Action {
 }
 
 // NextWake is the earliest time at which Tick has something to do; the
-// driver may tick earlier or more often. The zero time means at once.
-func (f *Follower) NextWake() time.Time {
+// driver may tick earlier or more often. ok is false when nothing is
+// scheduled: only an event can change that.
+func (f *Follower) NextWake() (at time.Time, ok bool) {
 	if !f.started {
-		return time.Time{}
+		return time.Time{}, true
 	}
-	var next time.Time
 	consider := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
+		if !ok || t.Before(at) {
+			at, ok = t, true
 		}
 	}
 	if !f.polling {
@@ -147,7 +147,7 @@ func (f *Follower) NextWake() time.Time {
 			consider(a.started.Add(f.cfg.FetchTimeout))
 		}
 	}
-	return next
+	return at, ok
 }
 
 func (f *Follower) pollAnswered(now time.Time) {

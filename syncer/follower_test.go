@@ -22,7 +22,10 @@ func TestPollJitter(t *testing.T) {
 				t.Fatalf("tick at %v: %d actions, want one poll", now, len(acts))
 			}
 			f.Step(now, PollNotFound{})
-			next := f.NextWake()
+			next, ok := f.NextWake()
+			if !ok {
+				t.Fatal("no wake-up scheduled after a poll")
+			}
 			out = append(out, next.Sub(now))
 			now = next
 		}

@@ -135,7 +135,10 @@ func (e *scriptEnv) run(line string) ([]string, error) {
 		}
 		acts = e.f.Step(e.now, PutDone{Seq: seq, Stored: stored, Err: err})
 	case "wake":
-		w := e.f.NextWake()
+		w, ok := e.f.NextWake()
+		if !ok {
+			return []string{"wake never"}, nil
+		}
 		if w.IsZero() {
 			return []string{"wake now"}, nil
 		}
