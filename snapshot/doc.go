@@ -48,7 +48,7 @@
 // at 8192: at most 160 KiB of hashes, ten 16 KiB metadata blocks.
 // For a change touching c pieces of length P in a file of S bytes, a
 // follower receives about 20·S/P + c·P bytes; the minimum is at
-// P = sqrt(20·S/c), about 26 KiB for 100 MB and c = 3, so 16–32 KiB is
+// P = sqrt(20·S/c), about 25 KiB for 100 MB and c = 3, so 16–32 KiB is
 // where the two costs balance. Worked out:
 //
 //	1 MB   (1,000,000 B):       16 KiB × 62 pieces,   1,240 B of hashes
