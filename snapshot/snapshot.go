@@ -77,7 +77,7 @@ func backupTo(ctx context.Context, src *sqlite.Conn, dstPath string) (err error)
 	old := src.SetInterrupt(ctx.Done())
 	defer src.SetInterrupt(old)
 
-	dst, err := sqlite.OpenConn(dstPath, sqlite.OpenReadWrite|sqlite.OpenURI)
+	dst, err := sqlite.OpenConn(dstPath, sqlite.OpenReadWrite)
 	if err != nil {
 		return fmt.Errorf("snapshot: open destination: %w", err)
 	}

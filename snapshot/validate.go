@@ -22,6 +22,7 @@ var (
 	ErrPieces        = errors.New("snapshot: pieces do not match the length")
 	ErrTooLarge      = errors.New("snapshot: torrent is larger than allowed")
 	ErrEmpty         = errors.New("snapshot: empty snapshot")
+	ErrLength        = errors.New("snapshot: length is not the expected one")
 	ErrNotV1         = errors.New("snapshot: torrent is not plain v1")
 	ErrExtraKey      = errors.New("snapshot: info has keys other than name, length, piece length, pieces")
 	ErrNotCanonical  = errors.New("snapshot: info is not canonical bencode")
@@ -98,7 +99,7 @@ func ValidateInfo(info metainfo.Info, exp Expect) error {
 		return fmt.Errorf("%w: %d bytes, cap %d", ErrTooLarge, info.Length, exp.MaxLength)
 	}
 	if exp.Length != 0 && info.Length != exp.Length {
-		return fmt.Errorf("%w: length %d, want %d", ErrPieces, info.Length, exp.Length)
+		return fmt.Errorf("%w: %d bytes, want %d", ErrLength, info.Length, exp.Length)
 	}
 	if want := PieceLength(info.Length); info.PieceLength != want {
 		return fmt.Errorf("%w: %d for %d bytes, want %d", ErrPieceLength, info.PieceLength, info.Length, want)

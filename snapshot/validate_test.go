@@ -49,7 +49,7 @@ func TestValidateInfo(t *testing.T) {
 		{"empty", func(i *metainfo.Info) { i.Length = 0; i.Pieces = nil }, exp, ErrEmpty},
 		{"negative", func(i *metainfo.Info) { i.Length = -5 }, exp, ErrEmpty},
 		{"too large", func(i *metainfo.Info) {}, Expect{Name: "golden.sqlite", MaxLength: 1000}, ErrTooLarge},
-		{"other length", func(i *metainfo.Info) {}, Expect{Name: "golden.sqlite", Length: 4096}, ErrPieces},
+		{"other length", func(i *metainfo.Info) {}, Expect{Name: "golden.sqlite", Length: 4096}, ErrLength},
 		{"piece length not the rule", func(i *metainfo.Info) { i.PieceLength = 32 << 10; i.Pieces = i.Pieces[:40] }, exp, ErrPieceLength},
 		{"piece length zero", func(i *metainfo.Info) { i.PieceLength = 0 }, exp, ErrPieceLength},
 		{"missing hash", func(i *metainfo.Info) { i.Pieces = i.Pieces[:40] }, exp, ErrPieces},

@@ -55,14 +55,13 @@ func TestFollowerFlow(t *testing.T) {
 	b1, _ := os.ReadFile(v1)
 	tmp.Write(b1)
 	tmp.Close()
-	if _, _, err := store.Add(tmp.Name(), ih1, 1); err != nil {
+	if _, _, err := store.Add(tmp.Name(), info1, 1); err != nil {
 		t.Fatal(err)
 	}
 
 	run("UPDATE kv SET v = 'changed' WHERE k = 4321;")
 	v2, _ := publish("v2")
 	info2, _ := snapshot.NewInfo(ctx, v2, exp.Name)
-	ih2, _ := snapshot.InfoHash(info2)
 	// What the follower receives over BEP 9, validated before use.
 	raw, _ := snapshot.InfoBytes(info2)
 	got, err := snapshot.ValidateInfoBytes(raw, exp)
@@ -93,9 +92,12 @@ func TestFollowerFlow(t *testing.T) {
 	if err := snapshot.Check(ctx, a.Path); err != nil {
 		t.Fatal(err)
 	}
-	v, _, err := store.Add(a.Path, ih2, 2)
+	v, _, err := store.Add(a.Path, got, 2)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ih2, _ := snapshot.InfoHash(info2); v.InfoHash != ih2 || v.Info.NumPieces() != info2.NumPieces() {
+		t.Fatalf("stored as %s", v.InfoHash)
 	}
 	live := filepath.Join(work, "live", "kv.sqlite")
 	os.MkdirAll(filepath.Dir(live), 0o755)
@@ -116,5 +118,58 @@ func TestFollowerFlow(t *testing.T) {
 	}
 	if n := len(store.List()); n != 2 {
 		t.Fatalf("%d versions", n)
+	}
+}
+
+// TestAddSnapshot is the owner's side: snapshot the live database
+// straight into the store; the stored info survives a reopen and a
+// damaged info file drops the version.
+func TestAddSnapshot(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "owner.db")
+	w, err := sqlite.OpenConn(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := sqlitex.ExecuteScript(w, "CREATE TABLE a (x); INSERT INTO a VALUES (1), (2);", nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "store")
+	store, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := store.AddSnapshot(ctx, src, "owner.sqlite", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.Check(ctx, v.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.ValidateInfo(v.Info, snapshot.Expect{Name: "owner.sqlite"}); err != nil {
+		t.Fatal(err)
+	}
+	if bad, err := snapshot.VerifyFile(ctx, v.Path, v.Info); err != nil || len(bad) != 0 {
+		t.Fatalf("bad pieces %v %v", bad, err)
+	}
+	again, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := again.Get(v.InfoHash)
+	if err != nil || got.Info.Length != v.Info.Length || string(got.Info.Pieces) != string(v.Info.Pieces) {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, tempPattern)); len(ents) != 0 {
+		t.Fatalf("temporary files left: %v", ents)
+	}
+	os.WriteFile(v.Path+infoSuffix, []byte("d4:name1:xe"), 0o644)
+	third, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(third.List()); n != 0 {
+		t.Fatalf("a version with a damaged info file kept: %d", n)
 	}
 }

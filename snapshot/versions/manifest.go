@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/anacrolix/torrent/bencode"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -66,16 +68,22 @@ func writeManifest(dir string, vs []Version) (err error) {
 	if err != nil {
 		return fmt.Errorf("versions: write manifest: %w", err)
 	}
+	return writeFileAtomic(dir, filepath.Join(dir, manifestName), append(b, '\n'))
+}
+
+// writeFileAtomic replaces path (in dir) with data: temp file, fsync,
+// rename, fsync dir.
+func writeFileAtomic(dir, path string, data []byte) (err error) {
 	f, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
-		return fmt.Errorf("versions: write manifest: %w", err)
+		return fmt.Errorf("versions: write %s: %w", filepath.Base(path), err)
 	}
 	defer func() {
 		if err != nil {
 			os.Remove(f.Name())
 		}
 	}()
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -83,12 +91,38 @@ func writeManifest(dir string, vs []Version) (err error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, manifestName))
+		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("versions: write manifest: %w", err)
+		return fmt.Errorf("versions: write %s: %w", filepath.Base(path), err)
 	}
 	return syncDir(dir)
+}
+
+// infoSuffix names the file beside a version holding its bencoded info.
+const infoSuffix = ".info"
+
+// versionFile reports whether name is a version's file or its info file,
+// and returns the infohash hex it belongs to.
+func versionFile(name string) (string, bool) {
+	base := strings.TrimSuffix(name, infoSuffix)
+	return base, isHashName(base)
+}
+
+// readInfo reads a version's info file and checks it hashes to ih.
+func readInfo(path string, ih metainfo.Hash) (metainfo.Info, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return metainfo.Info{}, err
+	}
+	if metainfo.HashBytes(b) != ih {
+		return metainfo.Info{}, fmt.Errorf("versions: %s does not hash to its name", path)
+	}
+	var info metainfo.Info
+	if err := bencode.Unmarshal(b, &info); err != nil {
+		return metainfo.Info{}, fmt.Errorf("versions: %s: %w", path, err)
+	}
+	return info, nil
 }
 
 // isHashName reports whether name is 40 lower-case hex characters.

@@ -2,6 +2,7 @@ package versions
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ const DefaultKeep = 5
 var (
 	ErrNotFound = errors.New("versions: no such version")
 	ErrBadSeq   = errors.New("versions: seq must be positive")
+	ErrSize     = errors.New("versions: file size does not match the info")
 )
 
 // Config configures a Store.
@@ -68,7 +70,8 @@ func (c Config) validate() error {
 // A Version is one complete, checked snapshot file in the store.
 type Version struct {
 	InfoHash metainfo.Hash
-	Seq      int64 // the pointer seq that named it; orders versions
+	Info     metainfo.Info // its info dictionary (kept beside the file)
+	Seq      int64         // the pointer seq that named it; orders versions
 	Size     int64
 	Added    time.Time
 	Path     string // the file: Dir/<infohash hex>
@@ -114,8 +117,11 @@ func Open(cfg Config) (*Store, error) {
 	for _, v := range listed {
 		v.Path = s.path(v.InfoHash)
 		st, err := os.Stat(v.Path)
+		if err == nil && st.Size() == v.Size {
+			v.Info, err = readInfo(v.Path+infoSuffix, v.InfoHash)
+		}
 		if err != nil || st.Size() != v.Size {
-			cfg.Logger.Warn("versions: dropping entry without its file", "infohash", v.InfoHash.HexString())
+			cfg.Logger.Warn("versions: dropping entry without its files", "infohash", v.InfoHash.HexString(), "err", err)
 			continue
 		}
 		known[v.InfoHash.HexString()] = true
@@ -126,7 +132,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("versions: %w", err)
 	}
 	for _, e := range ents {
-		if isHashName(e.Name()) && !known[e.Name()] {
+		if name, ok := versionFile(e.Name()); ok && !known[name] {
 			cfg.Logger.Warn("versions: removing unlisted file", "name", e.Name())
 			if err := os.Remove(filepath.Join(cfg.Dir, e.Name())); err != nil {
 				return nil, fmt.Errorf("versions: %w", err)
@@ -151,19 +157,28 @@ func (s *Store) path(ih metainfo.Hash) string {
 }
 
 // Add moves the complete, checked file at src into the store as the
-// version ih published with seq, and deletes the versions that fall out
-// of retention. src must be on the same file system as the store (best:
-// in Dir()); it is renamed, not copied. If ih is already stored, src is
-// removed and the stored version's Seq raised to seq if higher. Add does
-// not re-hash or re-check src: that is the caller's job (VerifyFile,
+// version with info, published with seq, and deletes the versions that
+// fall out of retention. src must be on the same file system as the store
+// (best: in Dir()); it is renamed, not copied. If the version is already
+// stored, src is removed and the stored version's Seq raised to seq if
+// higher. Add checks src's size against info but does not re-hash or
+// re-check it: that is the caller's job (snapshot.VerifyFile,
 // snapshot.Check). It returns the version and the ones it deleted.
-func (s *Store) Add(src string, ih metainfo.Hash, seq int64) (Version, []Version, error) {
+func (s *Store) Add(src string, info metainfo.Info, seq int64) (Version, []Version, error) {
 	if seq <= 0 {
 		return Version{}, nil, fmt.Errorf("%w: %d", ErrBadSeq, seq)
 	}
+	infoBytes, err := snapshot.InfoBytes(info)
+	if err != nil {
+		return Version{}, nil, fmt.Errorf("versions: add: %w", err)
+	}
+	ih := metainfo.HashBytes(infoBytes)
 	st, err := os.Stat(src)
 	if err != nil {
 		return Version{}, nil, fmt.Errorf("versions: add: %w", err)
+	}
+	if st.Size() != info.Length {
+		return Version{}, nil, fmt.Errorf("versions: add: %w: file is %d bytes, info says %d", ErrSize, st.Size(), info.Length)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,9 +197,13 @@ func (s *Store) Add(src string, ih metainfo.Hash, seq int64) (Version, []Version
 		removed, err := s.pruneLocked()
 		return v, removed, err
 	}
-	v := Version{InfoHash: ih, Seq: seq, Size: st.Size(), Added: s.cfg.Clock.Now().UTC().Truncate(time.Second), Path: s.path(ih)}
-	// File first, manifest second: a crash in between leaves an unlisted
-	// file, which Open removes.
+	v := Version{InfoHash: ih, Info: info, Seq: seq, Size: st.Size(),
+		Added: s.cfg.Clock.Now().UTC().Truncate(time.Second), Path: s.path(ih)}
+	// Files first, manifest second: a crash in between leaves unlisted
+	// files, which Open removes.
+	if err := writeFileAtomic(s.cfg.Dir, v.Path+infoSuffix, infoBytes); err != nil {
+		return Version{}, nil, err
+	}
 	if err := syncFile(src); err != nil {
 		return Version{}, nil, err
 	}
@@ -202,6 +221,26 @@ func (s *Store) Add(src string, ih metainfo.Hash, seq int64) (Version, []Version
 	s.vers = next
 	removed, err := s.pruneLocked()
 	return v, removed, err
+}
+
+// AddSnapshot snapshots the SQLite database at srcPath (snapshot.Create,
+// into the store's directory), derives its info named name and adds it
+// as seq: the owner's side of publishing a version.
+func (s *Store) AddSnapshot(ctx context.Context, srcPath, name string, seq int64) (Version, []Version, error) {
+	tmp, err := os.CreateTemp(s.cfg.Dir, tempPattern)
+	if err != nil {
+		return Version{}, nil, fmt.Errorf("versions: %w", err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name()) // no-op once renamed into the store
+	if err := snapshot.Create(ctx, srcPath, tmp.Name()); err != nil {
+		return Version{}, nil, err
+	}
+	info, err := snapshot.NewInfo(ctx, tmp.Name(), name)
+	if err != nil {
+		return Version{}, nil, err
+	}
+	return s.Add(tmp.Name(), info, seq)
 }
 
 // List returns the stored versions, newest (highest Seq) first.
@@ -270,8 +309,10 @@ func (s *Store) pruneLocked() ([]Version, error) {
 	}
 	s.vers = keep
 	for _, v := range drop {
-		if err := os.Remove(v.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return drop, fmt.Errorf("versions: delete %s: %w", v.InfoHash.HexString(), err)
+		for _, p := range []string{v.Path, v.Path + infoSuffix} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return drop, fmt.Errorf("versions: delete %s: %w", v.InfoHash.HexString(), err)
+			}
 		}
 	}
 	return drop, nil

@@ -1,9 +1,11 @@
 package versions
 
 import (
+	"context"
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"github.com/dhtdb/dhtdb/snapshot"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,17 +17,29 @@ import (
 )
 
 // newFile writes a distinct file for version n beside the store and
-// returns its path and a stand-in infohash.
-func newFile(t *testing.T, s *Store, n int) (string, metainfo.Hash) {
+// returns its path and info.
+func newFile(t *testing.T, s *Store, n int) (string, metainfo.Info) {
 	t.Helper()
 	f, err := os.CreateTemp(s.Dir(), tempPattern)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Sprintf("version %d", n)
-	f.WriteString(body)
+	f.WriteString(fmt.Sprintf("version %d", n))
 	f.Close()
-	return f.Name(), metainfo.Hash(sha1.Sum([]byte(body)))
+	info, err := snapshot.NewInfo(context.Background(), f.Name(), "db.sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Name(), info
+}
+
+func hashOf(t *testing.T, info metainfo.Info) metainfo.Hash {
+	t.Helper()
+	ih, err := snapshot.InfoHash(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ih
 }
 
 func openStore(t *testing.T, dir string) *Store {
@@ -50,9 +64,10 @@ func TestStoreKeepsFiveNewest(t *testing.T) {
 	s := openStore(t, dir)
 	hashes := map[int64]metainfo.Hash{}
 	for n := 1; n <= 7; n++ {
-		p, ih := newFile(t, s, n)
+		p, ihInfo := newFile(t, s, n)
+		ih := hashOf(t, ihInfo)
 		hashes[int64(n)] = ih
-		v, removed, err := s.Add(p, ih, int64(n))
+		v, removed, err := s.Add(p, ihInfo, int64(n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,15 +93,16 @@ func TestStoreKeepsFiveNewest(t *testing.T) {
 	if got := fmt.Sprint(seqs(openStore(t, dir).List())); got != "[7 6 5 4 3]" {
 		t.Fatalf("after reopen %s", got)
 	}
-	if _, _, err := s.Add("x", hashes[7], 0); !errors.Is(err, ErrBadSeq) {
+	if _, _, err := s.Add("x", metainfo.Info{}, 0); !errors.Is(err, ErrBadSeq) {
 		t.Fatalf("seq 0: %v", err)
 	}
 }
 
 func TestStoreHeldVersionSurvives(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	p, first := newFile(t, s, 1)
-	if _, _, err := s.Add(p, first, 1); err != nil {
+	p, firstInfo := newFile(t, s, 1)
+	first := hashOf(t, firstInfo)
+	if _, _, err := s.Add(p, firstInfo, 1); err != nil {
 		t.Fatal(err)
 	}
 	release, err := s.Acquire(first)
@@ -94,8 +110,8 @@ func TestStoreHeldVersionSurvives(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := 2; n <= 8; n++ {
-		p, ih := newFile(t, s, n)
-		if _, _, err := s.Add(p, ih, int64(n)); err != nil {
+		p, info := newFile(t, s, n)
+		if _, _, err := s.Add(p, info, int64(n)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,15 +143,17 @@ func TestStoreHeldVersionSurvives(t *testing.T) {
 
 func TestStoreReAddSameVersion(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	p, ih := newFile(t, s, 1)
-	if _, _, err := s.Add(p, ih, 3); err != nil {
+	p, ihInfo := newFile(t, s, 1)
+	ih := hashOf(t, ihInfo)
+	if _, _, err := s.Add(p, ihInfo, 3); err != nil {
 		t.Fatal(err)
 	}
-	p2, ih2 := newFile(t, s, 1) // same bytes, republished at a higher seq
+	p2, ih2Info := newFile(t, s, 1)
+	ih2 := hashOf(t, ih2Info) // same bytes, republished at a higher seq
 	if ih2 != ih {
 		t.Fatal("test setup")
 	}
-	v, _, err := s.Add(p2, ih, 9)
+	v, _, err := s.Add(p2, ihInfo, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,21 +171,25 @@ func TestStoreReAddSameVersion(t *testing.T) {
 func TestStoreOpenCleansCrashLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	p, ih := newFile(t, s, 1)
-	if _, _, err := s.Add(p, ih, 1); err != nil {
+	p, ihInfo := newFile(t, s, 1)
+	ih := hashOf(t, ihInfo)
+	if _, _, err := s.Add(p, ihInfo, 1); err != nil {
 		t.Fatal(err)
 	}
-	p2, ih2 := newFile(t, s, 2)
-	if _, _, err := s.Add(p2, ih2, 2); err != nil {
+	p2, ih2Info := newFile(t, s, 2)
+	ih2 := hashOf(t, ih2Info)
+	if _, _, err := s.Add(p2, ih2Info, 2); err != nil {
 		t.Fatal(err)
 	}
 	// A crash after the rename, before the manifest write:
 	orphan := filepath.Join(dir, metainfo.Hash(sha1.Sum([]byte("orphan"))).HexString())
 	os.WriteFile(orphan, []byte("orphan"), 0o644)
+	os.WriteFile(orphan+infoSuffix, []byte("d4:name1:xe"), 0o644)
 	// A temp file of an assembly or manifest write:
 	tmp, _ := os.CreateTemp(dir, tempPattern)
 	tmp.Close()
-	// A listed file lost (deleted by hand, or a prune cut short):
+	// A listed file lost (deleted by hand, or a prune cut short): its
+	// info file goes too.
 	os.Remove(filepath.Join(dir, ih.HexString()))
 	// Unrelated files are left alone.
 	os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644)
@@ -181,7 +203,7 @@ func TestStoreOpenCleansCrashLeftovers(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if want := fmt.Sprint([]string{ih2.HexString(), "notes.txt", manifestName}); fmt.Sprint(names) != want {
+	if want := fmt.Sprint([]string{ih2.HexString(), ih2.HexString() + infoSuffix, "notes.txt", manifestName}); fmt.Sprint(names) != want {
 		t.Fatalf("files %v, want %v", names, want)
 	}
 }
