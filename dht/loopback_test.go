@@ -1,0 +1,204 @@
+package dht
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/dhtdb/dhtdb/bep44"
+	"github.com/dhtdb/dhtdb/krpc"
+)
+
+// startRealNodes starts count nodes on loopback UDP with the real clock.
+func startRealNodes(t *testing.T, count int, mod func(*Config)) []*Node {
+	t.Helper()
+	var nodes []*Node
+	for range count {
+		cfg := Config{Conn: listen(t), QueryTimeout: 3 * time.Second}
+		if mod != nil {
+			mod(&cfg)
+		}
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+func TestLoopbackNetworkBootstraps(t *testing.T) {
+	nodes := startRealNodes(t, 30, nil)
+	seed := nodes[0].Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, n := range nodes[1:] {
+		n.cfg.Bootstrap = []string{seed}
+		if err := n.Bootstrap(ctx); err != nil {
+			t.Fatalf("bootstrap %v: %v", n.Addr(), err)
+		}
+	}
+	// A second round lets the early joiners learn about the later ones.
+	for _, n := range nodes[1:] {
+		if err := n.Bootstrap(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, n := range nodes {
+		if s := n.Stats(); s.Nodes < K {
+			t.Errorf("node %d knows %d nodes after bootstrap", i, s.Nodes)
+		}
+	}
+	// Every node answers pings with its id.
+	for _, n := range nodes[1:] {
+		id, err := nodes[0].Ping(ctx, n.Addr())
+		if err != nil || id != n.ID() {
+			t.Fatalf("ping %v: id %x err %v", n.Addr(), id, err)
+		}
+	}
+	// find_node for a node's own id returns that node first.
+	target := nodes[17]
+	m, err := nodes[3].query(ctx, nodes[0].Addr(), krpc.MethodFindNode, &krpc.Args{Target: target.ID(), HasTarget: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.R.Nodes) == 0 || m.R.Nodes[0].ID != target.ID() || m.R.Nodes[0].Addr != target.Addr() {
+		t.Fatalf("find_node: %v", m.R.Nodes)
+	}
+	if n, err := nodes[5].findNode(ctx, target.ID()); err != nil || n < K {
+		t.Fatalf("iterative find_node: %d answers, err %v", n, err)
+	}
+}
+
+func TestLoopbackPutGetOverUDP(t *testing.T) {
+	nodes := startRealNodes(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	it := mutable(t, testKey(5), "db", 1, "d2:ih20:aaaaaaaaaaaaaaaaaaaae")
+	m, err := a.query(ctx, b.Addr(), krpc.MethodGet, &krpc.Args{Target: it.Target(), HasTarget: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.IP != a.Addr() {
+		t.Errorf("BEP 42 ip %v, want %v", m.IP, a.Addr())
+	}
+	if _, err := a.query(ctx, b.Addr(), krpc.MethodPut, putArgs(it, m.R.Token)); err != nil {
+		t.Fatal(err)
+	}
+	m, err = a.query(ctx, b.Addr(), krpc.MethodGet, &krpc.Args{Target: it.Target(), HasTarget: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.R.V) != string(it.V) || m.R.Seq != 1 {
+		t.Fatalf("get after put: %+v", m.R)
+	}
+	// A replay of a lower seq comes back as a KRPC error the caller can inspect.
+	it2 := mutable(t, testKey(5), "db", 0, "1:x")
+	_, err = a.query(ctx, b.Addr(), krpc.MethodPut, putArgs(it2, m.R.Token))
+	var kerr *krpc.Error
+	if !errors.As(err, &kerr) || kerr.Code != bep44.CodeSeqTooLow {
+		t.Fatalf("replayed put: %v", err)
+	}
+	if a.Stats().Nodes != 1 {
+		t.Fatalf("answering node not in table: %+v", a.Stats())
+	}
+}
+
+func TestQueryTimeoutCancelAndClose(t *testing.T) {
+	n, fc := newTestNode(t, nil)
+	silent := listen(t) // bound, never answers
+	addr := silent.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort()
+	n.nodeAnswered(idOf(0x42), addr)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := n.query(context.Background(), addr, krpc.MethodPing, &krpc.Args{})
+		done <- err
+	}()
+	waitPending(t, n, 1)
+	fc.Advance(DefaultQueryTimeout)
+	if err := <-done; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+	if n.Stats().Nodes != 1 {
+		t.Fatal("evicted after one timeout")
+	}
+	go func() {
+		_, err := n.query(context.Background(), addr, krpc.MethodPing, &krpc.Args{})
+		done <- err
+	}()
+	waitPending(t, n, 1)
+	fc.Advance(DefaultQueryTimeout)
+	<-done
+	if n.Stats().Nodes != 0 {
+		t.Fatal("not evicted after two timeouts")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, err := n.query(ctx, addr, krpc.MethodPing, &krpc.Args{})
+		done <- err
+	}()
+	waitPending(t, n, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	waitPending(t, n, 0)
+
+	go func() {
+		_, err := n.query(context.Background(), addr, krpc.MethodPing, &krpc.Args{})
+		done <- err
+	}()
+	waitPending(t, n, 1)
+	n.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("got %v, want ErrClosed", err)
+	}
+}
+
+func waitPending(t *testing.T, n *Node, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n.mu.Lock()
+		got := len(n.txs)
+		n.mu.Unlock()
+		if got == want {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("pending queries never reached %d", want)
+}
+
+func TestMalformedPacketsGetErrorOrNothing(t *testing.T) {
+	nodes := startRealNodes(t, 1, nil)
+	c := listen(t)
+	defer c.Close()
+	to := nodes[0].Addr()
+	send := func(p string) {
+		if _, err := c.WriteToUDPAddrPort([]byte(p), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("garbage")
+	send("d1:ad2:id3:abce1:q4:ping1:t2:xy1:y1:qe") // bad id: 203 with our t
+	buf := make([]byte, 2048)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	sz, _, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := krpc.Decode(buf[:sz])
+	if err != nil || m.E == nil || m.E.Code != krpc.CodeProtocol || string(m.T) != "xy" {
+		t.Fatalf("reply %+v err %v", m, err)
+	}
+	if s := nodes[0].Stats(); s.Malformed != 2 {
+		t.Fatalf("Malformed = %d", s.Malformed)
+	}
+}
