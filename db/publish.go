@@ -3,8 +3,8 @@ package db
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 
