@@ -24,7 +24,9 @@
 // version-valid-for (92) are the source's counter plus the destination
 // commits, and bytes 18/19 are set to 1. Two snapshots of an unchanged
 // database are byte-identical, and two databases built by the same
-// statements with the same SQLite give identical snapshots (tested). What
+// statements with the same SQLite give identical snapshots, and a WAL
+// database gives the same snapshot before and after a checkpoint (all
+// tested). What
 // can make equal *content* give different bytes is history, not the
 // snapshot: free pages and unused space inside pages keep old bytes
 // (unless secure_delete is on), and offset 96 records the SQLite version
@@ -58,6 +60,15 @@
 //
 // The piece length doubles when the size crosses 128 MiB, 256 MiB, ...;
 // across such a step nothing can be reused (Plan.SamePieceLength is false).
+// Pieces are powers of two and so aligned to SQLite pages (512 B to
+// 64 KiB); with the default 4 KiB pages a 16 KiB piece holds four pages,
+// with 64 KiB pages one changed page is four pieces.
+//
+// Measured (BenchmarkSnapshotDelta, a 101 MB WAL database of 400-byte
+// rows, 6,189 pieces of 16 KiB, 123,855 bytes of info dictionary), bytes
+// a follower receives per version, metadata included: one row changed,
+// 1 piece, 0.14 %; 1000 contiguous rows, 29 pieces, 0.59 %; 1000 rows
+// spread evenly over the table, 995 pieces, 16 %.
 //
 // # Validation
 //

@@ -101,6 +101,11 @@ func TestCreateConsistentUnderWrites(t *testing.T) {
 					t.Fatalf("snapshot %d: %d rows", n, got)
 				}
 				r.Close()
+				for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+					if _, err := os.Stat(snap + suffix); err == nil {
+						t.Fatalf("reading the snapshot made a %s file", suffix)
+					}
+				}
 				t.Logf("snapshot %d: writer commits during snapshot and check: %d", n, commits.Load()-before)
 			}
 			if commits.Load() == 0 {
@@ -149,6 +154,36 @@ func TestCreateDeterministic(t *testing.T) {
 	}
 	if !bytes.Equal(snaps[0], snaps[1]) {
 		t.Fatal("the same statements on two databases gave different snapshots")
+	}
+}
+
+// TestCreateIgnoresCheckpointState: a WAL database gives the same
+// snapshot whether its last commits are still in the WAL or checkpointed
+// into the main file (the owner's snapshot must not depend on when
+// SQLite happened to checkpoint).
+func TestCreateIgnoresCheckpointState(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := makeDB(t, dir, true, 1000, 300)
+	c := openDB(t, src, true)
+	exec(t, c, "PRAGMA wal_autocheckpoint=0")
+	exec(t, c, "UPDATE t SET body = 'in the wal' WHERE id % 5 = 0")
+	exec(t, c, "INSERT INTO t (id, body) SELECT id + 5000, body FROM t WHERE id < 200")
+	a, b := filepath.Join(dir, "a.snap"), filepath.Join(dir, "b.snap")
+	if err := Create(ctx, src, a); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(src + "-wal"); err != nil || st.Size() == 0 {
+		t.Fatalf("test setup: the WAL should hold the commits (%v)", err)
+	}
+	exec(t, c, "PRAGMA wal_checkpoint(TRUNCATE)")
+	if err := Create(ctx, src, b); err != nil {
+		t.Fatal(err)
+	}
+	ab, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ab, bb) {
+		t.Fatal("snapshot differs before and after a checkpoint")
 	}
 }
 

@@ -101,6 +101,41 @@ func TestSwapCrash(t *testing.T) {
 	}
 }
 
+// TestInstallWithOpenReader: a reader connection open on the live file
+// keeps reading the version it opened; a new connection sees the new one.
+func TestInstallWithOpenReader(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := makeDB(t, dir, true, 100, 100)
+	v1 := filepath.Join(dir, "v1.snap")
+	if err := Create(ctx, src, v1); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(dir, "live.db")
+	if err := InstallCopy(ctx, v1, live); err != nil {
+		t.Fatal(err)
+	}
+	old := openReadOnly(t, live)
+	if n := queryInt(t, old, "SELECT count(*) FROM t"); n != 100 {
+		t.Fatalf("%d rows", n)
+	}
+	c := openDB(t, src, true)
+	exec(t, c, "DELETE FROM t WHERE id >= 50")
+	v2 := filepath.Join(dir, "v2.snap")
+	if err := Create(ctx, src, v2); err != nil {
+		t.Fatal(err)
+	}
+	if err := InstallCopy(ctx, v2, live); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, old, "SELECT count(*) FROM t"); n != 100 {
+		t.Fatalf("open reader sees %d rows, want the old version's 100", n)
+	}
+	if n := queryInt(t, openReadOnly(t, live), "SELECT count(*) FROM t"); n != 50 {
+		t.Fatalf("new reader sees %d rows, want 50", n)
+	}
+}
+
 // TestInstallRefusesBadFile: a file that fails Check never replaces the
 // live copy.
 func TestInstallRefusesBadFile(t *testing.T) {

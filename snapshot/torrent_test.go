@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -108,5 +109,14 @@ func TestHashPiecesMatchesSerial(t *testing.T) {
 	}
 	if _, err := HashPieces(context.Background(), bytes.NewReader(data[:10]), 100, 16<<10); err == nil {
 		t.Fatal("short reader: no error")
+	}
+}
+
+func TestHashPiecesCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	data := make([]byte, 8<<20)
+	if _, err := HashPieces(ctx, bytes.NewReader(data), int64(len(data)), 16<<10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
