@@ -110,6 +110,7 @@ func (f *fetch) run(ctx context.Context) (string, error) {
 	addPeers(t, f.opts.Peers)
 	tick := newTicker(f.s.cfg.Clock, f.s.cfg.ProgressInterval)
 	defer tick.stop()
+	search := newStallSearch(f.s.cfg.DHT, f.ih, f.s.cfg.DHTRetry, f.s.cfg.Clock.Now())
 
 	// 1. Metadata, by BEP 9.
 	f.prog.phase(PhaseMetadata, t, f.e.st)
@@ -123,7 +124,10 @@ func (f *fetch) run(ctx context.Context) (string, error) {
 		case err := <-f.e.st.badMeta:
 			badMeta = err // a lying peer; others may still send the right one
 		case <-tick.c:
+			search.tick(ctx, t, f.s.cfg.Clock.Now())
 			f.prog.tick(t, f.e.st)
+		case peers := <-search.found:
+			search.got(t, peers)
 		case <-t.Closed():
 			return "", ErrClosed
 		case <-ctx.Done():
@@ -161,7 +165,10 @@ func (f *fetch) run(ctx context.Context) (string, error) {
 			done = true
 		case <-tick.c:
 			f.dropBanned(t)
+			search.tick(ctx, t, f.s.cfg.Clock.Now())
 			f.prog.tick(t, f.e.st)
+		case peers := <-search.found:
+			search.got(t, peers)
 		case <-t.Closed():
 			return "", ErrClosed
 		case <-ctx.Done():

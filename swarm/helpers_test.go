@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -91,6 +92,9 @@ func newTestSwarm(t testing.TB, ip string, mem *torrentdht.MemNetwork, mod func(
 		DataDir:          t.TempDir(),
 		DHTRetry:         50 * time.Millisecond,
 		ProgressInterval: 50 * time.Millisecond,
+	}
+	if os.Getenv("SWARM_DEBUG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("swarm", ip)
 	}
 	if mem != nil {
 		cfg.DHT = mem.Node(netip.AddrPortFrom(netip.MustParseAddr(ip), 1))

@@ -122,8 +122,12 @@ func limiter(n int64) *rate.Limiter {
 	if n <= 0 {
 		return rate.NewLimiter(rate.Inf, 0)
 	}
-	// Burst 0: anacrolix picks one that fits a chunk.
-	return rate.NewLimiter(rate.Limit(n), 0)
+	// anacrolix's default bursts (1 MiB) would let the first megabyte
+	// through at once; a quarter second of traffic keeps the limit
+	// visible, and at least a 16 KiB chunk fits (uploads reserve a whole
+	// chunk at once).
+	burst := min(max(n/4, 16<<10), 1<<20)
+	return rate.NewLimiter(rate.Limit(n), int(burst))
 }
 
 // Close stops seeding and fetching and closes the client.

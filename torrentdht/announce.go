@@ -91,7 +91,13 @@ func (a *announce) lookup(ctx context.Context) []netip.AddrPort {
 	ctx, cancel := context.WithTimeout(ctx, cfg.AnnounceTimeout)
 	defer cancel()
 	a.s.lookups.Add(1)
-	found, err := cfg.Node.Announce(ctx, a.infohash, a.port, false)
+	var found []netip.AddrPort
+	var err error
+	if a.port == 0 {
+		found, err = cfg.Node.GetPeers(ctx, a.infohash)
+	} else {
+		found, err = cfg.Node.Announce(ctx, a.infohash, a.port, false)
+	}
 	if err != nil {
 		a.s.lookupErrs.Add(1)
 		cfg.Logger.Debug("torrentdht: announce", "infohash", hex.EncodeToString(a.infohash[:]), "err", err)

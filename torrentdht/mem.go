@@ -58,6 +58,11 @@ func (n *MemNode) Ping(ctx context.Context, _ netip.AddrPort) ([20]byte, error) 
 	return [20]byte{}, ctx.Err()
 }
 
+// GetPeers returns the peers announced so far for infohash.
+func (n *MemNode) GetPeers(ctx context.Context, infohash [20]byte) ([]netip.AddrPort, error) {
+	return n.Announce(ctx, infohash, 0, false)
+}
+
 // Announce returns the peers announced so far for infohash (other than this
 // node's own) and, when port is not 0, adds this node's IP with port.
 func (n *MemNode) Announce(ctx context.Context, infohash [20]byte, port int, _ bool) ([]netip.AddrPort, error) {

@@ -25,10 +25,12 @@ type Node interface {
 	// AddNode pings addr and adds it to the routing table if it answers.
 	AddNode(addr netip.AddrPort) error
 	Ping(ctx context.Context, addr netip.AddrPort) ([20]byte, error)
-	// Announce looks up the peers of infohash (get_peers) and announces
-	// port to the closest nodes (announce_peer); port 0 only looks up. It
-	// returns the peers found, which may be none, and an error only when
-	// the lookup itself failed.
+	// GetPeers looks up the peers of infohash (get_peers). It returns the
+	// peers found, which may be none, and an error only when the lookup
+	// itself failed.
+	GetPeers(ctx context.Context, infohash [20]byte) ([]netip.AddrPort, error)
+	// Announce is GetPeers followed by announce_peer of port to the
+	// closest nodes.
 	Announce(ctx context.Context, infohash [20]byte, port int, impliedPort bool) ([]netip.AddrPort, error)
 }
 
