@@ -130,12 +130,12 @@ func (s *fakeSwarm) add(ih syncer.Hash, b []byte) {
 
 // Snapshot is the writer's db.Snapshotter, with the real snapshot package:
 // a backup copy and its deterministic torrent.
-func (s *fakeSwarm) Snapshot(ctx context.Context, live, dir string) (db.Version, error) {
+func (s *fakeSwarm) Snapshot(ctx context.Context, live, dir, name string, seq int64) (db.Version, error) {
 	tmp := filepath.Join(dir, fmt.Sprintf(".snap-%d", time.Now().UnixNano()))
 	if err := snapshot.Create(ctx, live, tmp); err != nil {
 		return db.Version{}, err
 	}
-	info, err := snapshot.NewInfo(ctx, tmp, "x.sqlite")
+	info, err := snapshot.NewInfo(ctx, tmp, name)
 	if err != nil {
 		os.Remove(tmp)
 		return db.Version{}, err
@@ -161,7 +161,7 @@ func (s *fakeSwarm) Seed(ctx context.Context, v db.Version) error {
 		return err
 	}
 	s.add(v.IH, b)
-	return os.Remove(v.Path)
+	return nil
 }
 
 // Fetch, Install and Resume make fakeSwarm the reader's Transfers.

@@ -22,7 +22,7 @@ import (
 // (snapshot package) builds a torrent.
 type fileSnapshotter struct{}
 
-func (fileSnapshotter) Snapshot(ctx context.Context, live, dir string) (Version, error) {
+func (fileSnapshotter) Snapshot(ctx context.Context, live, dir, name string, seq int64) (Version, error) {
 	c, err := sqlite.OpenConn(live, sqlite.OpenReadWrite)
 	if err != nil {
 		return Version{}, err

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/record"
@@ -42,14 +41,14 @@ func TorrentName(name string) string {
 // Snapshotter makes versions of a live SQLite file.
 //
 // Snapshot copies the committed content of the database at live (a consistent
-// read of SQLite's pages as they are, never VACUUM INTO) into a file in dir and
-// returns its version. The same content must give the same IH on every call
-// and machine (the torrent is named TorrentName of the database's name). It
-// must not modify live. Path is a new file owned by the caller: Publish hands
-// it to the Seeder, or removes it when the version is unchanged. On error
-// nothing is published and no file is left.
+// read of SQLite's pages as they are, never VACUUM INTO) into the versions
+// kept in dir, as the version seq would publish, and returns it. The torrent
+// is named name (TorrentName of the database's name), so the same content
+// gives the same IH on every call and machine. It must not modify live. The
+// version stays available (to Seed, also after a restart) at least until
+// newer versions replace it. On error nothing is published.
 type Snapshotter interface {
-	Snapshot(ctx context.Context, live, dir string) (Version, error)
+	Snapshot(ctx context.Context, live, dir, name string, seq int64) (Version, error)
 }
 
 // Seeder offers versions to peers.
@@ -133,14 +132,12 @@ func (d *DB) Publish(ctx context.Context, key ed25519.PrivateKey) (PublishReport
 		retried = rep.Seq
 	}
 	st := d.State()
-	v, err := pc.Snapshotter.Snapshot(ctx, d.LivePath(), d.VersionsDir())
+	seq := st.Sync.Seq + 1
+	v, err := pc.Snapshotter.Snapshot(ctx, d.LivePath(), d.VersionsDir(), TorrentName(d.addr.Name), seq)
 	if err != nil {
 		return PublishReport{}, fmt.Errorf("publish %s: snapshot: %w", d.addr, err)
 	}
 	if st.Sync.Item != nil && v.IH == st.Sync.Pointer.IH {
-		if v.Path != "" {
-			_ = os.Remove(v.Path)
-		}
 		return PublishReport{Seq: st.Sync.Seq, IH: v.IH, Size: v.Size, Unchanged: true, Retried: retried,
 			Item: st.Sync.Item, Pointer: st.Sync.Pointer}, nil
 	}
@@ -159,7 +156,6 @@ func (d *DB) Publish(ctx context.Context, key ed25519.PrivateKey) (PublishReport
 	if err != nil {
 		return PublishReport{}, fmt.Errorf("publish %s: %w", d.addr, err)
 	}
-	seq := st.Sync.Seq + 1
 	v.Seq = seq
 	it, err := bep44.NewMutable(key, d.addr.Salt(), seq, val)
 	if err != nil {
