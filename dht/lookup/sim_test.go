@@ -15,6 +15,8 @@ import (
 // fixed RTT. Lookups run against it in virtual time, driven exactly like the
 // real driver drives them: soft timeout -> OnStalled, hard -> OnTimeout.
 
+var simSeeds = 24
+
 type simNode struct {
 	Node
 	silent bool
@@ -129,7 +131,7 @@ func (q *eventQueue) Pop() any {
 func (s *simNet) run(t *testing.T, c simConfig, origin *simNode, target [20]byte) (*Lookup, time.Duration) {
 	cfg := c.lookup
 	cfg.Target, cfg.Self = target, origin.ID
-	l, err := New(cfg, closestOf(origin.table, target, 8))
+	l, err := New(cfg, closestOf(origin.table, target, simSeeds))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,162 @@
+package dht
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/dhtdb/dhtdb/dht/lookup"
+	"github.com/dhtdb/dhtdb/krpc"
+)
+
+// Tuning of the client-side lookups (Get, Put, GetPeers, Announce).
+const (
+	// DefaultSoftTimeout is how long a lookup waits for one answer before it
+	// treats the node as stalled: it asks another node in its place and
+	// stops waiting for it to finish, while still taking a late answer. The
+	// hard timeout (Config.QueryTimeout) is when the query is abandoned.
+	DefaultSoftTimeout = 300 * time.Millisecond
+	// DefaultLookupAlpha is the number of outstanding, not stalled, queries
+	// of one lookup.
+	DefaultLookupAlpha = 5
+	// lookupSeeds is how many nodes of the routing table start a lookup.
+	lookupSeeds = 3 * lookup.DefaultK
+	// putTargets is how many of the closest nodes a put or announce stores on.
+	putTargets = lookup.DefaultK
+)
+
+// lookupEvent is what a query goroutine or a soft-timeout timer reports to
+// the driver loop.
+type lookupEvent struct {
+	addr  netip.AddrPort
+	stall bool
+	msg   *krpc.Msg
+	err   error
+}
+
+// traverse runs one iterative lookup of target, sending query q with a copy
+// of args to each node the state machine picks. onReply is called, in the
+// calling goroutine, for every answer the lookup accepts, with the node's
+// id and address. traverse returns the finished lookup (for Closest and
+// Responders) as soon as it is done; the queries still outstanding are
+// cancelled. The error is the context's, if it ended first.
+func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krpc.Args,
+	onReply func(from lookup.Node, r *krpc.Return)) (*lookup.Lookup, error) {
+	var seeds []lookup.Node
+	for _, ni := range n.closest(target, lookupSeeds) {
+		seeds = append(seeds, lookup.Node{ID: ni.ID, Addr: ni.Addr})
+	}
+	l, err := lookup.New(lookup.Config{Target: target, Self: n.ID(), Alpha: n.lookupAlpha()}, seeds)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan lookupEvent, 2*lookupSeeds)
+	report := func(ev lookupEvent) {
+		select {
+		case events <- ev:
+		case <-ctx.Done():
+		}
+	}
+	soft := n.softTimeout()
+	send := func(nodes []lookup.Node) {
+		for _, nd := range nodes {
+			addr := nd.Addr
+			timer := n.cfg.Clock.AfterFunc(soft, func() { report(lookupEvent{addr: addr, stall: true}) })
+			a := args // each query gets its own copy: query may fill in fields
+			go func() {
+				msg, err := n.query(ctx, addr, q, &a)
+				timer.Stop()
+				report(lookupEvent{addr: addr, msg: msg, err: err})
+			}()
+		}
+	}
+	send(l.Next())
+	for !l.Done() {
+		select {
+		case <-ctx.Done():
+			return l, ctx.Err()
+		case ev := <-events:
+			n.lookupStep(l, ev, onReply)
+		}
+		send(l.Next())
+	}
+	return l, nil
+}
+
+func (n *Node) lookupStep(l *lookup.Lookup, ev lookupEvent, onReply func(lookup.Node, *krpc.Return)) {
+	var kerr *krpc.Error
+	switch {
+	case ev.stall:
+		l.OnStalled(ev.addr)
+	case ev.err == nil && ev.msg != nil && ev.msg.R != nil:
+		r := ev.msg.R
+		var closer []lookup.Node
+		for _, ni := range r.AllNodes() {
+			closer = append(closer, lookup.Node{ID: ni.ID, Addr: ni.Addr})
+		}
+		if l.OnResponse(ev.addr, r.ID, closer) && onReply != nil {
+			onReply(lookup.Node{ID: r.ID, Addr: ev.addr}, r)
+		}
+	case errors.As(ev.err, &kerr):
+		l.OnError(ev.addr)
+	default:
+		l.OnTimeout(ev.addr)
+	}
+}
+
+// putResult is the outcome of one storing query (put or announce_peer).
+type putResult struct {
+	err error
+}
+
+// storeOn sends query q with args (the token filled in per node) to every
+// node of targets in parallel and waits for all of them. It returns how many
+// acknowledged, the rejections by KRPC error code, and how many did not
+// answer (timeout, loss, cancellation).
+func (n *Node) storeOn(ctx context.Context, targets []lookup.Node, tokens map[netip.AddrPort][]byte,
+	q string, args krpc.Args) (stored int, rejected map[int]int, timedOut int) {
+	results := make(chan putResult, len(targets))
+	for _, t := range targets {
+		a := args
+		a.Token = tokens[t.Addr]
+		go func() {
+			_, err := n.query(ctx, t.Addr, q, &a)
+			results <- putResult{err: err}
+		}()
+	}
+	rejected = map[int]int{}
+	for range targets {
+		res := <-results
+		var kerr *krpc.Error
+		switch {
+		case res.err == nil:
+			stored++
+		case errors.As(res.err, &kerr):
+			rejected[kerr.Code]++
+		default:
+			timedOut++
+		}
+	}
+	return stored, rejected, timedOut
+}
+
+// tokenHolders returns the closest responders that gave a token, at most
+// putTargets of them.
+func tokenHolders(l *lookup.Lookup, tokens map[netip.AddrPort][]byte) []lookup.Node {
+	var out []lookup.Node
+	for _, nd := range l.Responders() {
+		if len(tokens[nd.Addr]) > 0 {
+			out = append(out, nd)
+			if len(out) == putTargets {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (n *Node) softTimeout() time.Duration { return n.cfg.SoftTimeout }
+func (n *Node) lookupAlpha() int           { return n.cfg.LookupAlpha }
