@@ -96,7 +96,14 @@ func backupTo(ctx context.Context, src *sqlite.Conn, dstPath string) (err error)
 	if err := sqlitex.ExecuteTransient(src, "BEGIN", nil); err != nil {
 		return fmt.Errorf("snapshot: begin: %w", err)
 	}
-	defer sqlitex.ExecuteTransient(src, "ROLLBACK", nil) //nolint:errcheck // read-only transaction
+	defer func() {
+		// Without the interrupt, or a cancelled context would leave the
+		// caller's connection inside this transaction.
+		src.SetInterrupt(nil)
+		if rerr := sqlitex.ExecuteTransient(src, "ROLLBACK", nil); rerr != nil && err == nil {
+			err = fmt.Errorf("snapshot: end read: %w", rerr)
+		}
+	}()
 	// BEGIN is deferred: the first read takes the shared lock / WAL snapshot.
 	if err := sqlitex.ExecuteTransient(src, "SELECT count(*) FROM sqlite_schema", nil); err != nil {
 		return fmt.Errorf("snapshot: start read: %w", err)

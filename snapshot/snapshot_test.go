@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -211,6 +212,46 @@ func TestCreateCancelled(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "s")); err == nil {
 		t.Fatal("a cancelled snapshot was installed")
+	}
+}
+
+// cancelAtCopy is a context that is cancelled the first time its Err is
+// asked, which Create does only once the read transaction is open: it
+// cancels a snapshot in the middle.
+type cancelAtCopy struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func (c *cancelAtCopy) Done() <-chan struct{} { return c.done }
+func (c *cancelAtCopy) Err() error {
+	c.once.Do(func() { close(c.done) })
+	return context.Canceled
+}
+
+// TestCreateFromConnCancelled: a snapshot cancelled mid-way leaves the
+// caller's connection usable, outside any transaction.
+func TestCreateFromConnCancelled(t *testing.T) {
+	dir := t.TempDir()
+	src := makeDB(t, dir, true, 100, 100)
+	c := openDB(t, src, true)
+	ctx := &cancelAtCopy{Context: context.Background(), done: make(chan struct{})}
+	if err := CreateFromConn(ctx, c, filepath.Join(dir, "s")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if !c.AutocommitEnabled() {
+		t.Fatal("connection left inside a transaction")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".dhtdb-tmp-*")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+	exec(t, c, "INSERT INTO t (id, body) VALUES (-1, 'still writable')")
+	if err := CreateFromConn(context.Background(), c, filepath.Join(dir, "s")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(context.Background(), filepath.Join(dir, "s")); err != nil {
+		t.Fatal(err)
 	}
 }
 
