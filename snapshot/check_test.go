@@ -70,6 +70,15 @@ func TestCheck(t *testing.T) {
 			t.Logf("%v", err)
 		})
 	}
+	// A path SQLite would misread as URI syntax if it were not escaped.
+	odd := filepath.Join(dir, "a b?c#d%20e")
+	os.Mkdir(odd, 0o755)
+	if err := os.WriteFile(filepath.Join(odd, "x.db"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(context.Background(), filepath.Join(odd, "x.db")); err != nil {
+		t.Fatalf("odd path: %v", err)
+	}
 	if err := Check(context.Background(), dir); !errors.Is(err, ErrNotSQLite) {
 		t.Fatalf("directory: %v", err)
 	}

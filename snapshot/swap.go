@@ -78,7 +78,9 @@ func installCopy(ctx context.Context, src, livePath string, h hook) (err error) 
 
 func swap(newPath, livePath string, h hook) error {
 	dir := filepath.Dir(livePath)
-	if filepath.Clean(filepath.Dir(newPath)) != filepath.Clean(dir) {
+	newDir, err1 := filepath.Abs(filepath.Dir(newPath))
+	liveDir, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil || newDir != liveDir {
 		return fmt.Errorf("snapshot: swap: %s is not in the directory of %s", newPath, livePath)
 	}
 	call(h, stepSync)

@@ -183,6 +183,9 @@ func (s *Store) Add(src string, info metainfo.Info, seq int64) (Version, []Versi
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i := s.index(ih); i >= 0 {
+		if same, _ := sameFile(src, s.vers[i].Path); same {
+			return s.vers[i], nil, nil
+		}
 		if err := os.Remove(src); err != nil {
 			return Version{}, nil, fmt.Errorf("versions: add: %w", err)
 		}
@@ -323,4 +326,17 @@ func sortVersions(vs []Version) {
 	slices.SortStableFunc(vs, func(a, b Version) int {
 		return cmp.Or(cmp.Compare(b.Seq, a.Seq), b.Added.Compare(a.Added))
 	})
+}
+
+// sameFile reports whether a and b name the same file.
+func sameFile(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(sa, sb), nil
 }

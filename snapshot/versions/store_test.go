@@ -163,6 +163,13 @@ func TestStoreReAddSameVersion(t *testing.T) {
 	if _, err := os.Stat(p2); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("duplicate source file left behind")
 	}
+	// Adding the stored file itself changes nothing and deletes nothing.
+	if _, _, err := s.Add(v.Path, ih2Info, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(v.Path); err != nil {
+		t.Fatalf("stored file deleted: %v", err)
+	}
 }
 
 // TestStoreOpenCleansCrashLeftovers: what an interrupted Add or prune
