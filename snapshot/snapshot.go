@@ -41,8 +41,9 @@ func Create(ctx context.Context, srcPath, dstPath string) error {
 
 // CreateFromConn is Create with a connection the caller already holds
 // (for example the writer's own). The connection must not be inside a
-// write transaction and must not be used concurrently while
-// CreateFromConn runs (a sqlite.Conn is not safe for concurrent use).
+// transaction (Create opens its own read transaction on it) and must not
+// be used concurrently while CreateFromConn runs (a sqlite.Conn is not
+// safe for concurrent use).
 func CreateFromConn(ctx context.Context, src *sqlite.Conn, dstPath string) (err error) {
 	dir := filepath.Dir(dstPath)
 	tmp, err := os.CreateTemp(dir, tempPattern)
@@ -92,7 +93,9 @@ func backupTo(ctx context.Context, src *sqlite.Conn, dstPath string) (err error)
 	// reuses an open read transaction instead of taking (and dropping) one
 	// per step, so writers on other connections can neither make the copy
 	// restart nor make it inconsistent. In WAL mode they keep committing
-	// meanwhile; in rollback mode they wait for the copy (busy handler).
+	// meanwhile; in rollback mode they wait for the copy (or get
+	// SQLITE_BUSY, depending on their busy handler): about 0.3 s per
+	// 100 MB here.
 	if err := sqlitex.ExecuteTransient(src, "BEGIN", nil); err != nil {
 		return fmt.Errorf("snapshot: begin: %w", err)
 	}
