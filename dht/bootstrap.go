@@ -100,15 +100,15 @@ func resolve(ctx context.Context, hostport string) ([]netip.AddrPort, error) {
 // findNode runs an iterative find_node for target from the routing table
 // (used by Bootstrap and bucket refresh; the lookups of Get/Put are in
 // getput*.go). Every answering node enters the routing table through query.
-// It returns how many nodes answered.
-func (n *Node) findNode(ctx context.Context, target [20]byte) (int, error) {
+// It returns the (up to K) answering nodes closest to target, closest first.
+func (n *Node) findNode(ctx context.Context, target [20]byte) ([]krpc.NodeInfo, error) {
 	var seeds []lookup.Node
 	for _, ni := range n.closest(target, 3*K) {
 		seeds = append(seeds, lookup.Node{ID: ni.ID, Addr: ni.Addr})
 	}
-	l, err := lookup.New(lookup.Config{Target: target, Self: n.id}, seeds)
+	l, err := lookup.New(lookup.Config{Target: target, Self: n.id, Alpha: n.cfg.LookupAlpha}, seeds)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -118,7 +118,7 @@ func (n *Node) findNode(ctx context.Context, target [20]byte) (int, error) {
 		err  error
 	}
 	results := make(chan result)
-	inflight, answered := 0, 0
+	inflight := 0
 	send := func() {
 		for _, nd := range l.Next() {
 			inflight++
@@ -135,13 +135,12 @@ func (n *Node) findNode(ctx context.Context, target [20]byte) (int, error) {
 	for !l.Done() && inflight > 0 {
 		select {
 		case <-ctx.Done():
-			return answered, ctx.Err()
+			return nil, ctx.Err()
 		case r := <-results:
 			inflight--
 			var kerr *krpc.Error
 			switch {
 			case r.err == nil:
-				answered++
 				var found []lookup.Node
 				for _, ni := range r.msg.R.AllNodes() {
 					found = append(found, lookup.Node{ID: ni.ID, Addr: ni.Addr})
@@ -155,7 +154,11 @@ func (n *Node) findNode(ctx context.Context, target [20]byte) (int, error) {
 			send()
 		}
 	}
-	return answered, nil
+	var out []krpc.NodeInfo
+	for _, nd := range l.Closest() {
+		out = append(out, krpc.NodeInfo{ID: nd.ID, Addr: nd.Addr})
+	}
+	return out, nil
 }
 
 // scheduleMaintenance arms the next background maintenance round.

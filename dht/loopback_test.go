@@ -59,17 +59,33 @@ func TestLoopbackNetworkBootstraps(t *testing.T) {
 			t.Fatalf("ping %v: id %x err %v", n.Addr(), id, err)
 		}
 	}
-	// find_node for a node's own id returns that node first.
-	target := nodes[17]
-	m, err := nodes[3].query(ctx, nodes[0].Addr(), krpc.MethodFindNode, &krpc.Args{Target: target.ID(), HasTarget: true})
+	// An iterative find_node for a node's id finds that node first, from
+	// every starting point.
+	for _, from := range []int{0, 3, 29} {
+		for _, ti := range []int{1, 17, 28} {
+			if from == ti {
+				continue
+			}
+			got, err := nodes[from].findNode(ctx, nodes[ti].ID())
+			if err != nil || len(got) < K || got[0].ID != nodes[ti].ID() || got[0].Addr != nodes[ti].Addr() {
+				t.Fatalf("find_node from %d for %d: %v, err %v", from, ti, got, err)
+			}
+		}
+	}
+	// One find_node query answers the K closest of the node's table, closest
+	// first.
+	m, err := nodes[3].query(ctx, nodes[0].Addr(), krpc.MethodFindNode, &krpc.Args{Target: nodes[17].ID(), HasTarget: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.R.Nodes) == 0 || m.R.Nodes[0].ID != target.ID() || m.R.Nodes[0].Addr != target.Addr() {
-		t.Fatalf("find_node: %v", m.R.Nodes)
+	var want []krpc.NodeInfo
+	for _, ni := range nodes[0].closest(nodes[17].ID(), K+1) {
+		if ni.Addr != nodes[3].Addr() { // a node is not told about itself
+			want = append(want, ni)
+		}
 	}
-	if n, err := nodes[5].findNode(ctx, target.ID()); err != nil || n < K {
-		t.Fatalf("iterative find_node: %d answers, err %v", n, err)
+	if len(m.R.Nodes) != K || m.R.Nodes[0] != want[0] {
+		t.Fatalf("find_node: %v, want %v", m.R.Nodes, want)
 	}
 }
 
