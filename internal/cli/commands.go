@@ -27,6 +27,12 @@ type command struct {
 func commandTable() []command {
 	return []command{
 		{"keygen", "--out FILE [--no-passphrase]", "new ed25519 key file (encrypted with a passphrase); prints the public key", func() runner { return &keygenCmd{} }},
+		{"dht node", "[--listen ADDR] [--bootstrap HOST:PORT,...]", "run one DHT node until interrupted", func() runner { return &dhtNodeCmd{} }},
+		{"dht put", "[--key FILE [--salt S] [--seq N] [--cas N]] VALUE", "store VALUE (a bencoded string) in the DHT: immutable, or mutable signed with the key; prints the target and the put report", func() runner { return &dhtPutCmd{} }},
+		{"dht get", "TARGET | --pubkey HEX [--salt S] | dhtdb://KEY/NAME | magnet:?xs=urn:btpk:...", "get an immutable item by target or a mutable one by key and salt; prints value and seq", func() runner { return &dhtGetCmd{} }},
+		{"testnet", "[--nodes N] [--listen ADDR]", "run N DHT nodes on loopback; prints the bootstrap address; runs until interrupted", func() runner { return &testnetCmd{} }},
+		{"bench dht", "[--nodes N] [--seed S] [--impl ours,anacrolix]", "DHT get/put latency, success and cost on a simulated network, ours and anacrolix/dht side by side", func() runner { return &benchDHTCmd{} }},
+		{"demo", "[--nodes N]", "a local DHT network in one process: publish and read a database pointer, with timings; loopback only", func() runner { return &demoCmd{} }},
 	}
 }
 
