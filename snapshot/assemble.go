@@ -54,7 +54,7 @@ func Assemble(ctx context.Context, oldPath string, old, new metainfo.Info, plan 
 		return nil, fmt.Errorf("snapshot: assemble: %w", err)
 	}
 	defer src.Close()
-	dst, err := os.CreateTemp(dir, tempPattern)
+	dst, err := os.CreateTemp(dir, TempPattern)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: assemble: %w", err)
 	}

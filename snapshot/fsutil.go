@@ -5,9 +5,9 @@ import (
 	"os"
 )
 
-// tempPattern names every temporary file this package creates, so a
+// TempPattern names every temporary file this package creates, so a
 // crashed run's leftovers are recognisable (see RemoveTemp).
-const tempPattern = ".dhtdb-tmp-*"
+const TempPattern = ".dhtdb-tmp-*"
 
 // syncFile fsyncs the file at path.
 func syncFile(path string) error {

@@ -46,7 +46,7 @@ func Create(ctx context.Context, srcPath, dstPath string) error {
 // safe for concurrent use).
 func CreateFromConn(ctx context.Context, src *sqlite.Conn, dstPath string) (err error) {
 	dir := filepath.Dir(dstPath)
-	tmp, err := os.CreateTemp(dir, tempPattern)
+	tmp, err := os.CreateTemp(dir, TempPattern)
 	if err != nil {
 		return fmt.Errorf("snapshot: create temp: %w", err)
 	}

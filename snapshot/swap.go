@@ -53,7 +53,7 @@ func installCopy(ctx context.Context, src, livePath string, h hook) (err error) 
 		return fmt.Errorf("snapshot: install: %w", err)
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(livePath), tempPattern)
+	out, err := os.CreateTemp(filepath.Dir(livePath), TempPattern)
 	if err != nil {
 		return fmt.Errorf("snapshot: install: %w", err)
 	}
@@ -113,7 +113,7 @@ func RemoveTemp(dir string) error {
 	if err != nil {
 		return fmt.Errorf("snapshot: remove temp: %w", err)
 	}
-	prefix := strings.TrimSuffix(tempPattern, "*")
+	prefix := strings.TrimSuffix(TempPattern, "*")
 	for _, e := range ents {
 		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/anacrolix/torrent/bencode"
+	"github.com/dhtdb/dhtdb/snapshot"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,9 +18,9 @@ import (
 // manifestName is the file listing a store's versions.
 const manifestName = "versions.json"
 
-// tempPattern matches snapshot's temporary names, so snapshot.RemoveTemp
-// cleans up a manifest write cut short too.
-const tempPattern = ".dhtdb-tmp-*"
+// tempPattern is snapshot's, so snapshot.RemoveTemp at Open cleans up a
+// manifest write cut short too.
+const tempPattern = snapshot.TempPattern
 
 type manifest struct {
 	Versions []manifestEntry `json:"versions"` // newest first
