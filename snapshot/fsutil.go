@@ -5,8 +5,10 @@ import (
 	"os"
 )
 
-// TempPattern names every temporary file this package creates, so a
-// crashed run's leftovers are recognisable (see RemoveTemp).
+// TempPattern (for os.CreateTemp) names every temporary file this
+// package creates, so a crashed run's leftovers are recognisable and
+// RemoveTemp deletes them. Other packages writing files that are to be
+// renamed into place beside snapshots should use it too.
 const TempPattern = ".dhtdb-tmp-*"
 
 // syncFile fsyncs the file at path.
