@@ -114,7 +114,7 @@ func runSimOps(t testing.TB, s *simNet, ops int, seed uint64) simOutcome {
 	defer cancel()
 	rng := rand.New(rand.NewPCG(seed, 9))
 	type op struct {
-		it            bep44.Item
+		it             bep44.Item
 		putter, getter *Node
 	}
 	var list []op
@@ -173,7 +173,9 @@ func runSimOps(t testing.TB, s *simNet, ops int, seed uint64) simOutcome {
 
 func (o simOutcome) String() string {
 	n := len(o.getDur)
-	q := func(d []time.Duration, p int) time.Duration { return d[min(len(d)-1, len(d)*p/100)].Round(time.Millisecond) }
+	q := func(d []time.Duration, p int) time.Duration {
+		return d[min(len(d)-1, len(d)*p/100)].Round(time.Millisecond)
+	}
 	return fmt.Sprintf("put p50 %v p95 %v ok %d/%d stored %.2f/8 msgs %.1f; get p50 %v p95 %v ok %d/%d msgs %.1f",
 		q(o.putDur, 50), q(o.putDur, 95), o.putOK, n, float64(o.stored)/float64(n), float64(o.putMsgs)/float64(n),
 		q(o.getDur, 50), q(o.getDur, 95), o.getOK, n, float64(o.getMsgs)/float64(n))
