@@ -244,7 +244,11 @@ func (l *loop) fetch(ctx context.Context, a syncer.Fetch) func() {
 		delete(l.fetches, a.IH)
 		if err != nil {
 			l.r.cfg.Metrics.FetchFailures.Add(1)
-			l.step(syncer.FetchFailed{IH: a.IH, Err: err})
+			if errors.Is(err, ErrBadVersion) {
+				l.step(syncer.FetchInvalid{IH: a.IH, Err: err})
+			} else {
+				l.step(syncer.FetchFailed{IH: a.IH, Err: err})
+			}
 			return
 		}
 		l.paths[a.IH] = path

@@ -20,6 +20,11 @@ import (
 // (with a seq at least the one asked for).
 var ErrNoPointer = errors.New("daemon: no pointer found")
 
+// ErrBadVersion is wrapped by Transfers.Fetch when the version itself is not
+// acceptable (not a snapshot torrent, not a sound SQLite file): an infohash
+// names fixed bytes, so it is refused for good.
+var ErrBadVersion = errors.New("daemon: invalid version")
+
 // Pointers reads and writes database pointers in the DHT.
 type Pointers interface {
 	// Get returns the newest verified item of addr with seq >= minSeq and
@@ -37,7 +42,9 @@ type Pointers interface {
 type Transfers interface {
 	// Fetch downloads version ih of d, reusing the pieces of version base
 	// when hasBase (delta), and returns the path of the complete file,
-	// checked as SQLite. It blocks until done, failed, or ctx is done.
+	// checked as SQLite. It blocks until done, failed, or ctx is done. An
+	// error wrapping ErrBadVersion refuses the version for good; any other
+	// is retried.
 	Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool) (string, error)
 	// Install makes the fetched file at path the live copy of d (check,
 	// atomic swap), keeps it among d's versions as published with seq, and

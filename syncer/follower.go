@@ -103,6 +103,10 @@ func (f *Follower) Step(now time.Time, ev Event) []Action {
 		if a := f.attempts[ev.IH]; a != nil {
 			a.stalled = true
 		}
+	case FetchInvalid:
+		f.bad[ev.IH] = true
+		delete(f.attempts, ev.IH)
+		out.add(Notice{Kind: NoticeBadVersion, IH: ev.IH, Err: ev.Err})
 	case InstallDone:
 		f.installing = false
 		f.onInstalled(&out, ev.IH)

@@ -122,6 +122,8 @@ func (e *scriptEnv) run(line string) ([]string, error) {
 		acts = e.f.Step(e.now, FetchFailed{IH: h(args["ih"]), Err: errors.New("no peers")})
 	case "fetch-timedout":
 		acts = e.f.Step(e.now, FetchTimedOut{IH: h(args["ih"])})
+	case "fetch-invalid":
+		acts = e.f.Step(e.now, FetchInvalid{IH: h(args["ih"]), Err: errors.New("torrent has several files")})
 	case "install-done":
 		acts = e.f.Step(e.now, InstallDone{IH: h(args["ih"])})
 	case "install-failed":

@@ -78,6 +78,14 @@ type FetchFailed struct {
 // peers). It keeps running; the next older candidate is tried as well.
 type FetchTimedOut struct{ IH Hash }
 
+// FetchInvalid: the fetch of IH found that the version itself is not
+// acceptable (not a snapshot torrent, not a sound SQLite file). An infohash
+// names fixed bytes, so IH is refused for good, like a failed install.
+type FetchInvalid struct {
+	IH  Hash
+	Err error
+}
+
 // InstallDone: IH passed its check and is now the local version.
 type InstallDone struct{ IH Hash }
 
@@ -102,6 +110,7 @@ func (Published) event()     {}
 func (FetchDone) event()     {}
 func (FetchFailed) event()   {}
 func (FetchTimedOut) event() {}
+func (FetchInvalid) event()  {}
 func (InstallDone) event()   {}
 func (InstallFailed) event() {}
 func (PutDone) event()       {}
