@@ -14,6 +14,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/dhtdb/dhtdb/bep44"
+	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/dht"
 	"github.com/dhtdb/dhtdb/record"
 	"github.com/dhtdb/dhtdb/snapshot"
@@ -117,12 +118,12 @@ func stepKey(ctx context.Context, s *demoState) (string, map[string]any, error) 
 func stepWrite(version, rows int) func(context.Context, *demoState) (string, map[string]any, error) {
 	return func(ctx context.Context, s *demoState) (string, map[string]any, error) {
 		if s.db == nil {
-			db, err := sqlite.OpenConn(filepath.Join(s.dir, "demo.db"), sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
+			conn, err := sqlite.OpenConn(filepath.Join(s.dir, "demo.db"), sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
 			if err != nil {
 				return "", nil, err
 			}
-			s.db = db
-			if err := sqlitex.ExecuteTransient(db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, version INTEGER, body TEXT)", nil); err != nil {
+			s.db = conn
+			if err := sqlitex.ExecuteTransient(conn, "CREATE TABLE notes (id INTEGER PRIMARY KEY, version INTEGER, body TEXT)", nil); err != nil {
 				return "", nil, err
 			}
 		}
@@ -137,7 +138,7 @@ func stepWrite(version, rows int) func(context.Context, *demoState) (string, map
 		if err := snapshot.CreateFromConn(ctx, s.db, snap); err != nil {
 			return "", nil, err
 		}
-		info, err := snapshot.NewInfo(ctx, snap, "demo.sqlite")
+		info, err := snapshot.NewInfo(ctx, snap, db.TorrentName(s.addr.Name))
 		if err != nil {
 			return "", nil, err
 		}

@@ -35,6 +35,7 @@ type getResult struct {
 	Mutable bool    `json:"mutable"`
 	PubKey  string  `json:"pubkey,omitempty"`
 	Salt    *string `json:"salt,omitempty"`
+	Address string  `json:"address,omitempty"` // dhtdb://KEY/NAME when the salt is a valid name
 	Seq     *int64  `json:"seq,omitempty"`
 	Sig     string  `json:"sig,omitempty"`
 	shownValue
@@ -105,6 +106,7 @@ func (c *dhtGetCmd) run(ctx context.Context, e *env, args []string) error {
 	if it.Mutable {
 		salt, seq := string(it.Salt), it.Seq
 		res.PubKey, res.Salt, res.Seq, res.Sig = hex.EncodeToString(it.K[:]), &salt, &seq, hex.EncodeToString(it.Sig[:])
+		res.Address = addressOf(it.K[:], salt)
 	}
 	return c.out.print(e.stdout, res, func(w io.Writer) {
 		fmt.Fprintf(w, "value %s\n", res.text())

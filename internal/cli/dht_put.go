@@ -14,6 +14,7 @@ import (
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/dht"
+	"github.com/dhtdb/dhtdb/record"
 )
 
 // dhtPutCmd: dhtdb dht put [--key FILE [--salt S] [--seq N] [--cas N]] VALUE.
@@ -42,6 +43,7 @@ type putResult struct {
 	Mutable  bool           `json:"mutable"`
 	PubKey   string         `json:"pubkey,omitempty"`
 	Salt     *string        `json:"salt,omitempty"`
+	Address  string         `json:"address,omitempty"` // dhtdb://KEY/NAME when the salt is a valid name
 	Seq      *int64         `json:"seq,omitempty"`
 	Stored   int            `json:"stored"`
 	Rejected map[string]int `json:"rejected"`
@@ -99,23 +101,33 @@ func (c *dhtPutCmd) run(ctx context.Context, e *env, args []string) error {
 		}
 		salt := c.salt
 		res.PubKey, res.Salt, res.Seq = hex.EncodeToString(it.K[:]), &salt, &seq
+		res.Address = addressOf(it.K[:], salt)
 	}
 	rep, err := node.Put(ctx, it, dht.PutOptions{CAS: c.cas.v, HasCAS: c.cas.set})
 	res.Target = hex.EncodeToString(rep.Target[:])
 	res.Stored, res.TimedOut, res.Msgs = rep.Stored, rep.TimedOut, rep.Msgs
 	res.Rejected = rejectedByCode(rep.Rejected)
 	res.Ms = ms(time.Since(start))
-	if err != nil {
+	if err != nil && rep.Msgs == 0 {
 		return err
 	}
-	return c.out.print(e.stdout, res, func(w io.Writer) {
+	// A put that no node stored still prints its report (who refused it and
+	// why) before the error line.
+	perr := c.out.print(e.stdout, res, func(w io.Writer) {
 		fmt.Fprintf(w, "target %s\n", res.Target)
+		if res.Address != "" {
+			fmt.Fprintf(w, "address %s\n", res.Address)
+		}
 		if mutable {
 			fmt.Fprintf(w, "seq %d\n", *res.Seq)
 		}
 		fmt.Fprintf(w, "stored on %d nodes (rejected %s, timed out %d, %d queries, %.0f ms)\n",
 			res.Stored, formatRejected(res.Rejected), res.TimedOut, res.Msgs, res.Ms)
 	})
+	if err != nil {
+		return err
+	}
+	return perr
 }
 
 // nextSeq returns the highest seq stored for (pub, salt) plus one, or 1 when
@@ -149,4 +161,14 @@ func formatRejected(m map[string]int) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// addressOf is the dhtdb:// address of a mutable item, or "" when its salt
+// is not a database name.
+func addressOf(pub []byte, salt string) string {
+	a, err := record.NewAddress(pub, salt)
+	if err != nil {
+		return ""
+	}
+	return a.String()
 }

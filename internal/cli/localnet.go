@@ -15,6 +15,9 @@ import (
 // maxLocalNodes bounds a local network: each node is a real UDP socket.
 const maxLocalNodes = 2000
 
+// joinAttempts is how many times a local node tries to bootstrap.
+const joinAttempts = 3
+
 // localNet is a DHT of real UDP nodes on loopback in this process: the
 // testnet command and the demo run one.
 type localNet struct {
@@ -83,7 +86,15 @@ func (l *localNet) bootstrapAll(ctx context.Context, first bool) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := node.Bootstrap(ctx); err != nil && (first || !errors.Is(err, dht.ErrBootstrap)) {
+			// On a busy machine a first attempt may time out: retry a
+			// few times before giving up on the network.
+			var err error
+			for range joinAttempts {
+				if err = node.Bootstrap(ctx); err == nil || ctx.Err() != nil {
+					break
+				}
+			}
+			if err != nil && (first || !errors.Is(err, dht.ErrBootstrap)) {
 				errs[i] = fmt.Errorf("node %d (%v): %w", i, node.Addr(), err)
 			}
 		}()
