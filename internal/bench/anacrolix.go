@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 
 	adht "github.com/anacrolix/dht/v2"
 	abep44 "github.com/anacrolix/dht/v2/bep44"
@@ -26,7 +25,7 @@ func quiet(ctx context.Context) context.Context {
 	return alog.ContextWithLogger(ctx, alog.Default.FilterLevel(alog.Disabled))
 }
 
-func (anacrolixImpl) start(conn net.PacketConn, id [20]byte, boot []netip.AddrPort, _ uint64) (benchNode, error) {
+func (anacrolixImpl) start(conn net.PacketConn, id [20]byte, _ uint64) (benchNode, error) {
 	cfg := adht.NewDefaultServerConfig()
 	cfg.Conn = conn
 	cfg.NodeId = id
@@ -34,11 +33,8 @@ func (anacrolixImpl) start(conn net.PacketConn, id [20]byte, boot []netip.AddrPo
 	// Per-server and unlimited: the default is one limiter for the process.
 	cfg.SendLimiter = rate.NewLimiter(rate.Inf, 0)
 	cfg.Logger = alog.Default.FilterLevel(alog.Disabled)
-	starting := make([]adht.Addr, len(boot))
-	for i, a := range boot {
-		starting[i] = adht.NewAddr(net.UDPAddrFromAddrPort(a))
-	}
-	cfg.StartingNodes = func() ([]adht.Addr, error) { return starting, nil }
+	// The table is filled by learn; never fall back on the public routers.
+	cfg.StartingNodes = func() ([]adht.Addr, error) { return nil, errors.New("no starting nodes in the benchmark") }
 	s, err := adht.NewServer(cfg)
 	if err != nil {
 		return nil, err
@@ -46,9 +42,13 @@ func (anacrolixImpl) start(conn net.PacketConn, id [20]byte, boot []netip.AddrPo
 	return anacrolixNode{s}, nil
 }
 
-func (n anacrolixNode) bootstrap(ctx context.Context) error {
-	_, err := n.s.BootstrapContext(ctx)
-	return err
+// learn pings the contacts: a node that answers enters the table as a
+// "good" node. (AddNode alone would insert it without an answer, and
+// anacrolix never hands out nodes that have not answered it.)
+func (n anacrolixNode) learn(ctx context.Context, contacts []contact) {
+	parallel(ctx, len(contacts), learnConcurrency, func(i int) {
+		n.s.Ping(net.UDPAddrFromAddrPort(contacts[i].addr))
+	})
 }
 
 func (n anacrolixNode) put(ctx context.Context, it bep44.Item) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -18,14 +19,21 @@ import (
 
 // implementation starts benchmark nodes of one DHT library.
 type implementation interface {
-	// start creates a node serving on conn with the given id, which will
-	// join the network through boot when its bootstrap method is called.
-	start(conn net.PacketConn, id [20]byte, boot []netip.AddrPort, seed uint64) (benchNode, error)
+	// start creates a node serving on conn with the given id.
+	start(conn net.PacketConn, id [20]byte, seed uint64) (benchNode, error)
+}
+
+// contact is a node another node is told about.
+type contact struct {
+	id   [20]byte
+	addr netip.AddrPort
 }
 
 // benchNode is one running node, as the harness drives it.
 type benchNode interface {
-	bootstrap(ctx context.Context) error
+	// learn pings the contacts, which puts those that answer in the
+	// routing table (and the node in theirs), and returns when done.
+	learn(ctx context.Context, contacts []contact)
 	// put stores a signed mutable item; reported is how many nodes the
 	// library says stored it, or -1 if it does not say.
 	put(ctx context.Context, it bep44.Item) (reported int, err error)
@@ -37,16 +45,17 @@ type benchNode interface {
 
 // implementations maps the names of DHTConfig.Impls to their adapters.
 var implementations = map[string]implementation{
+	ImplOurs:      oursImpl{},
 	ImplAnacrolix: anacrolixImpl{},
 }
 
 // Network building (see doc.go).
 const (
-	seedNodes       = 16 // the first wave, bootstrapping off each other
-	bootContacts    = 3  // earlier nodes each later node bootstraps through
-	joinConcurrency = 200
-	joinTimeout     = 60 * time.Second
-	closestK        = 8
+	bucketK          = 8 // contacts per shared-prefix length
+	joinConcurrency  = 200
+	learnConcurrency = 8 // pings in flight per node while it learns
+	joinTimeout      = 60 * time.Second
+	closestK         = 8
 )
 
 // queryMarker is in every bencoded KRPC query (`y` = `q`) and in no response.
@@ -144,67 +153,66 @@ func (b *benchNet) closeNodes() {
 	}
 }
 
-// build starts every node and joins them in waves of doubling size.
+// build starts every node and fills its routing table (see doc.go).
 func (b *benchNet) build(ctx context.Context, impl implementation, rng *rand.Rand, name string, progress io.Writer) error {
 	n := b.cfg.Nodes
 	for i := 0; i < n; i++ {
-		var boot []netip.AddrPort
-		if i < seedNodes {
-			for j := 0; j < seedNodes && j < n; j++ {
-				if j != i {
-					boot = append(boot, b.addrs[j])
-				}
-			}
-		} else {
-			earlier := waveStart(i)
-			for _, j := range rng.Perm(earlier)[:bootContacts] {
-				boot = append(boot, b.addrs[j])
-			}
-		}
 		conn, err := b.net.Listen(b.addrs[i])
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		node, err := impl.start(conn, b.ids[i], boot, rng.Uint64())
+		node, err := impl.start(conn, b.ids[i], rng.Uint64())
 		if err != nil {
 			conn.Close()
 			return fmt.Errorf("start node %d: %w", i, err)
 		}
 		b.nodes = append(b.nodes, node)
 	}
-	var failed atomic.Int64
-	for lo := 0; lo < n; {
-		hi := min(n, max(seedNodes, 2*lo))
-		parallel(ctx, hi-lo, joinConcurrency, func(k int) {
-			jctx, cancel := context.WithTimeout(ctx, joinTimeout)
-			defer cancel()
-			if err := b.nodes[lo+k].bootstrap(jctx); err != nil {
-				failed.Add(1)
-			}
-		})
-		if err := ctx.Err(); err != nil {
-			return err
+	contacts := make([][]contact, n)
+	for i := range contacts {
+		contacts[i] = b.contacts(i, rng)
+	}
+	var done atomic.Int64
+	parallel(ctx, n, joinConcurrency, func(i int) {
+		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		defer cancel()
+		b.nodes[i].learn(jctx, contacts[i])
+		if d := done.Add(1); d%500 == 0 {
+			fmt.Fprintf(progress, "%s: %d/%d routing tables filled\n", name, d, n)
 		}
-		fmt.Fprintf(progress, "%s: joined %d/%d nodes\n", name, hi, n)
-		lo = hi
-	}
-	if f := failed.Load(); f > 0 {
-		fmt.Fprintf(progress, "%s: %d nodes reported a failed bootstrap\n", name, f)
-	}
-	return nil
+	})
+	return ctx.Err()
 }
 
-// waveStart is the first node of i's wave: waves are [0,16), [16,32),
-// [32,64), ...; a node bootstraps off nodes of earlier waves only.
-func waveStart(i int) int {
-	lo := 0
-	for {
-		hi := max(seedNodes, 2*lo)
-		if i < hi {
-			return lo
+// contacts picks, for node i, up to bucketK random other nodes for every
+// length of the id prefix they share with i: what a Kademlia routing table
+// of a node that has been in the network for a while holds.
+func (b *benchNet) contacts(i int, rng *rand.Rand) []contact {
+	var byPrefix [161][]int
+	for j := range b.ids {
+		if j != i {
+			p := commonPrefix(b.ids[i], b.ids[j])
+			byPrefix[p] = append(byPrefix[p], j)
 		}
-		lo = hi
 	}
+	var out []contact
+	for _, cand := range byPrefix {
+		rng.Shuffle(len(cand), func(x, y int) { cand[x], cand[y] = cand[y], cand[x] })
+		for _, j := range cand[:min(bucketK, len(cand))] {
+			out = append(out, contact{id: b.ids[j], addr: b.addrs[j]})
+		}
+	}
+	return out
+}
+
+// commonPrefix is the number of leading bits a and b share.
+func commonPrefix(a, b [20]byte) int {
+	for k := range a {
+		if x := a[k] ^ b[k]; x != 0 {
+			return 8*k + bits.LeadingZeros8(x)
+		}
+	}
+	return 160
 }
 
 // silence makes cfg.Silent of the nodes silent and lists the others.

@@ -58,7 +58,7 @@ func (p *prober) read() {
 		if err != nil {
 			return
 		}
-		m, err := krpc.Decode(buf[:n])
+		m, err := krpc.Decode(bytes.Clone(buf[:n])) // Decode aliases its input
 		if err != nil || len(m.T) != 4 {
 			continue
 		}
