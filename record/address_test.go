@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/dhtdb/dhtdb/bep44"
 )
 
 var testKey = [32]byte{0x8a, 0x1b, 0x2c, 0x3d, 31: 0xff}
@@ -84,5 +86,12 @@ func TestParsePublicKey(t *testing.T) {
 		if _, err := ParsePublicKey(s); !errors.Is(err, ErrBadAddress) {
 			t.Errorf("ParsePublicKey(%q): %v", s, err)
 		}
+	}
+}
+
+func TestTargetIsBEP44(t *testing.T) {
+	a := Address{PublicKey: testKey, Name: "db"}
+	if got, want := a.Target(), bep44.MutableTarget(testKey, []byte("db")); got != want {
+		t.Fatalf("target %x, bep44 says %x", got, want)
 	}
 }

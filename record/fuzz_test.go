@@ -57,3 +57,33 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAddress: ParseAddress never panics, fails only with
+// ErrBadAddress, and an address it accepts prints to both text forms that
+// parse back to it.
+func FuzzParseAddress(f *testing.F) {
+	key := "8a1b2c3d000000000000000000000000000000000000000000000000000000ff"
+	f.Add("dhtdb://" + key + "/db")
+	f.Add("dhtdb://" + key + "/a%20b%2Fc")
+	f.Add("magnet:?xs=urn:btpk:" + key + "&s=6162")
+	f.Add("magnet:?dn=x&s=61&xs=urn:btpk:" + key + "&tr=udp://t")
+	f.Add("dhtdb://zz/")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAddress(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadAddress) {
+				t.Fatalf("error wraps no sentinel: %v", err)
+			}
+			return
+		}
+		if err := CheckName(a.Name); err != nil {
+			t.Fatalf("accepted a bad name %q: %v", a.Name, err)
+		}
+		for _, text := range []string{a.String(), a.Magnet()} {
+			b, err := ParseAddress(text)
+			if err != nil || b != a {
+				t.Fatalf("%q → %+v → %q → %+v, %v", s, a, text, b, err)
+			}
+		}
+	})
+}
