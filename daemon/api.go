@@ -259,7 +259,9 @@ func (a *API) Key(d *db.DB) (ed25519.PrivateKey, error) {
 	}
 	pass := a.Passphrase
 	if pass == nil {
-		pass = func() (string, error) { return "", errors.New("the key file is encrypted and the daemon has no passphrase") }
+		pass = func() (string, error) {
+			return "", errors.New("the key file is encrypted and the daemon has no passphrase")
+		}
 	}
 	key, err := a.LoadKey(st.KeyFile, pass)
 	if err != nil {
