@@ -1,7 +1,9 @@
 package interop
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +14,7 @@ import (
 	analog "github.com/anacrolix/log"
 	"golang.org/x/time/rate"
 
+	"github.com/dhtdb/dhtdb/dht"
 	"github.com/dhtdb/dhtdb/internal/ltpeer"
 )
 
@@ -134,3 +137,84 @@ func anaPing(s *anadht.Server, addr netip.AddrPort) ([20]byte, error) {
 
 // bstring is the bencoding of a byte string.
 func bstring(s string) []byte { return []byte(fmt.Sprintf("%d:%s", len(s), s)) }
+
+// startOurs starts one of our dht nodes on 127.0.0.1; tweak may adjust its
+// config (nil: defaults).
+func startOurs(t *testing.T, tweak func(*dht.Config)) *dht.Node {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := dht.Config{Conn: conn}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	n, err := dht.New(cfg)
+	if err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func startOursN(t *testing.T, count int, tweak func(*dht.Config)) []*dht.Node {
+	t.Helper()
+	out := make([]*dht.Node, count)
+	for i := range out {
+		out[i] = startOurs(t, tweak)
+	}
+	return out
+}
+
+func ourAddrs(nodes []*dht.Node) []netip.AddrPort {
+	out := make([]netip.AddrPort, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Addr()
+	}
+	return out
+}
+
+// joinOurs makes each of our nodes add every address (but its own) and
+// waits until each holds at least want nodes in its routing table.
+func joinOurs(t *testing.T, ctx context.Context, nodes []*dht.Node, addrs []netip.AddrPort, want int) {
+	t.Helper()
+	for _, n := range nodes {
+		for _, a := range addrs {
+			if a == n.Addr() {
+				continue
+			}
+			if err := n.AddNode(a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, n := range nodes {
+		waitFor(t, ctx, fmt.Sprintf("our node %d to know %d nodes", i, want), func() bool {
+			return n.Stats().Nodes >= want
+		})
+	}
+}
+
+// itemsStored is the number of items held by our nodes together.
+func itemsStored(nodes []*dht.Node) int {
+	sum := 0
+	for _, n := range nodes {
+		sum += n.Stats().Items
+	}
+	return sum
+}
+
+// pointerValue is a bencoded dictionary shaped like a dhtdb pointer: what
+// dhtdb actually stores, and a value the python bindings cannot decode by
+// themselves (ltpeer returns it verbatim from the wire).
+func pointerValue(tag byte, size int) []byte {
+	ih := bytes.Repeat([]byte{tag}, 20)
+	return fmt.Appendf(nil, "d2:ih20:%s4:sizei%de1:ti1764000000ee", ih, size)
+}
+
+// testKey is a fixed ed25519 key per test, so failures are reproducible.
+func testKey(b byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))
+}
