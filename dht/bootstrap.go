@@ -37,6 +37,9 @@ func (n *Node) AddNode(addr netip.AddrPort) error {
 	return nil
 }
 
+// bootstrapPings is how many times Bootstrap pings a silent bootstrap node.
+const bootstrapPings = 3
+
 // Bootstrap joins the network: it pings the Config.Bootstrap nodes (host
 // names are resolved) and then looks up our own id, which fills the buckets
 // near us. It returns ErrBootstrap if no node answered, and the routing
@@ -57,11 +60,35 @@ func (n *Node) Bootstrap(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n.Ping(ctx, a) //nolint:errcheck // answering nodes land in the table
+			// A lost packet must not fail the join: retry a few times.
+			for range bootstrapPings {
+				if _, err := n.Ping(ctx, a); err == nil || ctx.Err() != nil {
+					return
+				}
+			}
 		}()
 	}
 	wg.Wait()
 	if _, err := n.findNode(ctx, n.id); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("bootstrap: %w", ctx.Err())
+	}
+	// The lookup of our own id fills the buckets near us; one lookup of a
+	// random id in each farther bucket fills the rest (as libtorrent does).
+	n.mu.Lock()
+	var targets [][20]byte
+	for i := 0; i < len(n.table.buckets)-1; i++ {
+		targets = append(targets, n.table.randomIDInBucket(i, n.rand.Uint64))
+	}
+	n.mu.Unlock()
+	for _, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.findNode(ctx, t) //nolint:errcheck // answering nodes land in the table
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
 		return fmt.Errorf("bootstrap: %w", ctx.Err())
 	}
 	if n.Stats().Nodes == 0 {
@@ -113,42 +140,52 @@ func (n *Node) findNode(ctx context.Context, target [20]byte) ([]krpc.NodeInfo, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		addr netip.AddrPort
-		msg  *krpc.Msg
-		err  error
+		addr  netip.AddrPort
+		msg   *krpc.Msg
+		err   error
+		stall bool // the soft timeout passed: stop waiting for it
 	}
 	results := make(chan result)
-	inflight := 0
+	report := func(r result) {
+		select {
+		case results <- r:
+		case <-ctx.Done():
+		}
+	}
+	pending := 0 // queries whose final result has not arrived
 	send := func() {
 		for _, nd := range l.Next() {
-			inflight++
+			pending++
+			soft := n.clock.AfterFunc(n.cfg.SoftTimeout, func() { report(result{addr: nd.Addr, stall: true}) })
 			go func() {
 				m, err := n.query(ctx, nd.Addr, krpc.MethodFindNode, &krpc.Args{Target: target, HasTarget: true})
-				select {
-				case results <- result{nd.Addr, m, err}:
-				case <-ctx.Done():
-				}
+				soft.Stop()
+				report(result{addr: nd.Addr, msg: m, err: err})
 			}()
 		}
 	}
 	send()
-	for !l.Done() && inflight > 0 {
+	for !l.Done() && pending > 0 {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case r := <-results:
-			inflight--
 			var kerr *krpc.Error
 			switch {
+			case r.stall:
+				l.OnStalled(r.addr)
 			case r.err == nil:
+				pending--
 				var found []lookup.Node
 				for _, ni := range r.msg.R.AllNodes() {
 					found = append(found, lookup.Node{ID: ni.ID, Addr: ni.Addr})
 				}
 				l.OnResponse(r.addr, r.msg.R.ID, found)
 			case errors.As(r.err, &kerr):
+				pending--
 				l.OnError(r.addr)
 			default:
+				pending--
 				l.OnTimeout(r.addr)
 			}
 			send()
