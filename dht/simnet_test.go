@@ -52,10 +52,13 @@ func TestSimnetNetworkJoins(t *testing.T) {
 			}
 		}
 	}
-	var to, out uint64
+	var to, out, limited uint64
 	for _, n := range nodes {
-		to += n.Stats().Timeouts + 1000000*n.Stats().RateLimited
-		out += n.Stats().QueriesOut
+		s := n.Stats()
+		to, out, limited = to+s.Timeouts, out+s.QueriesOut, limited+s.RateLimited
+	}
+	if limited > 0 {
+		t.Errorf("%d queries rate limited while joining", limited)
 	}
 	t.Logf("200 nodes joined in %v: %d queries, %d timeouts, network %+v", time.Since(start), out, to, sn.Stats())
 	// Silence 20% of the nodes, then look up live nodes' ids.
