@@ -111,10 +111,16 @@ func (p *Peer) PutMutable(ctx context.Context, priv ed25519.PrivateKey, salt, da
 	if len(priv) != ed25519.PrivateKeySize {
 		return PutResult{}, fmt.Errorf("ltpeer: private key is %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
 	}
-	sk := SecretKey(priv.Seed())
+	return p.PutMutableExpanded(ctx, SecretKey(priv.Seed()), [32]byte(priv.Public().(ed25519.PublicKey)), salt, data)
+}
+
+// PutMutableExpanded is PutMutable with the key in libtorrent's form: the
+// 64-byte expanded secret key (as the BEP 44 test vectors give it) and the
+// public key.
+func (p *Peer) PutMutableExpanded(ctx context.Context, secret [64]byte, pub [32]byte, salt, data []byte) (PutResult, error) {
 	args := map[string]any{
-		"secret_key": hex.EncodeToString(sk[:]),
-		"public_key": hex.EncodeToString(priv.Public().(ed25519.PublicKey)),
+		"secret_key": hex.EncodeToString(secret[:]),
+		"public_key": hex.EncodeToString(pub[:]),
 		"salt":       hex.EncodeToString(salt),
 		"data":       hex.EncodeToString(data),
 	}
