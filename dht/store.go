@@ -21,10 +21,25 @@ type storedItem struct {
 // with the fewest recent announcers, which for one-put-per-interval items is
 // the same thing). Expired items are never returned. It is pure: the caller
 // passes the time and holds the node's lock.
+//
+// A mutable item that expires or is evicted leaves a tombstone with its seq
+// (for tombstoneTTLFactor times the item TTL, at most max tombstones), so
+// that a replay of an older signed item is still refused with 302 after
+// the newer one is gone.
 type itemStore struct {
 	max   int
 	ttl   time.Duration
 	items map[[20]byte]*storedItem
+	tombs map[[20]byte]tombstone
+}
+
+// tombstoneTTLFactor times the item TTL is how long the seq of a gone
+// mutable item is remembered (24 h with the default TTL).
+const tombstoneTTLFactor = 12
+
+type tombstone struct {
+	seq     int64
+	expires time.Time
 }
 
 // get returns the live item stored under target, or nil.
@@ -34,10 +49,34 @@ func (s *itemStore) get(target [20]byte, now time.Time) *storedItem {
 		return nil
 	}
 	if !now.Before(it.expires) {
-		delete(s.items, target)
+		s.drop(target, it, now)
 		return nil
 	}
 	return it
+}
+
+// drop removes an item, leaving a tombstone if it is mutable.
+func (s *itemStore) drop(target [20]byte, it *storedItem, now time.Time) {
+	delete(s.items, target)
+	if !it.item.Mutable {
+		return
+	}
+	if s.tombs == nil {
+		s.tombs = make(map[[20]byte]tombstone)
+	}
+	if _, ok := s.tombs[target]; !ok && len(s.tombs) >= s.max {
+		// Forget the tombstone closest to its end.
+		var victim [20]byte
+		var at time.Time
+		first := true
+		for t, tb := range s.tombs {
+			if first || tb.expires.Before(at) {
+				victim, at, first = t, tb.expires, false
+			}
+		}
+		delete(s.tombs, victim)
+	}
+	s.tombs[target] = tombstone{seq: it.item.Seq, expires: now.Add(tombstoneTTLFactor * s.ttl)}
 }
 
 // put stores a verified item. cas is the put's `cas`, if hasCAS. It returns 0
@@ -52,6 +91,15 @@ func (s *itemStore) put(it bep44.Item, cas int64, hasCAS bool, now time.Time) (i
 	cur := s.get(target, now)
 	if cur != nil && cur.item.Mutable != it.Mutable {
 		return krpc.CodeGeneric, "target holds an item of the other kind"
+	}
+	if it.Mutable && cur == nil {
+		if tb, ok := s.tombs[target]; ok {
+			if !now.Before(tb.expires) {
+				delete(s.tombs, target)
+			} else if it.Seq < tb.seq {
+				return bep44.CodeSeqTooLow, "sequence number less than a value seen before"
+			}
+		}
 	}
 	if it.Mutable && cur != nil {
 		if hasCAS && cur.item.Seq != cas {
@@ -78,14 +126,14 @@ func (s *itemStore) put(it bep44.Item, cas int64, hasCAS bool, now time.Time) (i
 		s.expire(now)
 	}
 	if len(s.items) >= s.max {
-		s.evictOne()
+		s.evictOne(now)
 	}
 	s.items[target] = &storedItem{item: cloneItem(it), lastPut: now, expires: now.Add(s.ttl)}
 	return 0, ""
 }
 
 // evictOne removes the least recently put item.
-func (s *itemStore) evictOne() {
+func (s *itemStore) evictOne(now time.Time) {
 	var oldest [20]byte
 	var oldestAt time.Time
 	first := true
@@ -95,7 +143,7 @@ func (s *itemStore) evictOne() {
 		}
 	}
 	if !first {
-		delete(s.items, oldest)
+		s.drop(oldest, s.items[oldest], now)
 	}
 }
 
@@ -104,8 +152,13 @@ func (s *itemStore) expire(now time.Time) int {
 	n := 0
 	for t, it := range s.items {
 		if !now.Before(it.expires) {
-			delete(s.items, t)
+			s.drop(t, it, now)
 			n++
+		}
+	}
+	for t, tb := range s.tombs {
+		if !now.Before(tb.expires) {
+			delete(s.tombs, t)
 		}
 	}
 	return n

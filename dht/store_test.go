@@ -173,3 +173,19 @@ func TestTokenAcceptanceWindow(t *testing.T) {
 	fc.Advance(TokenRotation)
 	wantCode(t, "put with a token one period later", ask(n, peerA, krpc.MethodPut, putArgs(it2, tok)), 0)
 }
+
+func TestReplayRefusedAfterExpiry(t *testing.T) {
+	n, fc := newTestNode(t, nil)
+	priv := testKey(6)
+	old, cur := mutable(t, priv, "db", 3, "1:a"), mutable(t, priv, "db", 4, "1:b")
+	wantCode(t, "put seq 4", ask(n, peerA, krpc.MethodPut, putArgs(cur, tokenFor(t, n, peerA))), 0)
+	fc.Advance(DefaultItemTTL + time.Minute)
+	n.maintain() // expiry sweep (background work is off in tests)
+	if n.Stats().Items != 0 {
+		t.Fatal("item not expired")
+	}
+	wantCode(t, "replay of seq 3 after expiry", ask(n, peerA, krpc.MethodPut, putArgs(old, tokenFor(t, n, peerA))), bep44.CodeSeqTooLow)
+	wantCode(t, "re-put of seq 4 after expiry", ask(n, peerA, krpc.MethodPut, putArgs(cur, tokenFor(t, n, peerA))), 0)
+	fc.Advance(tombstoneTTLFactor*DefaultItemTTL + time.Minute)
+	wantCode(t, "replay after the re-put expired as well", ask(n, peerA, krpc.MethodPut, putArgs(old, tokenFor(t, n, peerA))), bep44.CodeSeqTooLow)
+}
