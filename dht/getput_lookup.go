@@ -16,10 +16,10 @@ const (
 	// treats the node as stalled: it asks another node in its place and
 	// stops waiting for it to finish, while still taking a late answer. The
 	// hard timeout (Config.QueryTimeout) is when the query is abandoned.
-	DefaultSoftTimeout = 300 * time.Millisecond
+	DefaultSoftTimeout = 250 * time.Millisecond
 	// DefaultLookupAlpha is the number of outstanding, not stalled, queries
 	// of one lookup.
-	DefaultLookupAlpha = 5
+	DefaultLookupAlpha = 6
 	// lookupSeeds is how many nodes of the routing table start a lookup.
 	lookupSeeds = 3 * lookup.DefaultK
 	// putTargets is how many of the closest nodes a put or announce stores on.
@@ -105,42 +105,6 @@ func (n *Node) lookupStep(l *lookup.Lookup, ev lookupEvent, onReply func(lookup.
 	default:
 		l.OnTimeout(ev.addr)
 	}
-}
-
-// putResult is the outcome of one storing query (put or announce_peer).
-type putResult struct {
-	err error
-}
-
-// storeOn sends query q with args (the token filled in per node) to every
-// node of targets in parallel and waits for all of them. It returns how many
-// acknowledged, the rejections by KRPC error code, and how many did not
-// answer (timeout, loss, cancellation).
-func (n *Node) storeOn(ctx context.Context, targets []lookup.Node, tokens map[netip.AddrPort][]byte,
-	q string, args krpc.Args) (stored int, rejected map[int]int, timedOut int) {
-	results := make(chan putResult, len(targets))
-	for _, t := range targets {
-		a := args
-		a.Token = tokens[t.Addr]
-		go func() {
-			_, err := n.query(ctx, t.Addr, q, &a)
-			results <- putResult{err: err}
-		}()
-	}
-	rejected = map[int]int{}
-	for range targets {
-		res := <-results
-		var kerr *krpc.Error
-		switch {
-		case res.err == nil:
-			stored++
-		case errors.As(res.err, &kerr):
-			rejected[kerr.Code]++
-		default:
-			timedOut++
-		}
-	}
-	return stored, rejected, timedOut
 }
 
 // tokenHolders returns the closest responders that gave a token, at most

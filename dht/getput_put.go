@@ -52,8 +52,13 @@ func (n *Node) Put(ctx context.Context, it bep44.Item, opts PutOptions) (PutRepo
 		put.Seq, put.HasSeq = it.Seq, true
 		put.CAS, put.HasCAS = opts.CAS, opts.HasCAS
 	}
-	rep.Stored, rep.Rejected, rep.TimedOut = n.storeOn(ctx, targets, tokens, krpc.MethodPut, put)
-	rep.Msgs += len(targets)
+	var confirm confirmFunc
+	if opts.HasCAS {
+		confirm = n.confirmMutable(it)
+	}
+	sr := n.storeOn(ctx, targets, tokens, krpc.MethodPut, put, confirm)
+	rep.Stored, rep.Rejected, rep.TimedOut = sr.stored, sr.rejected, sr.timedOut
+	rep.Msgs += sr.msgs
 	if rep.Stored == 0 {
 		return rep, notStored("put", target, rep.Rejected, len(targets))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,5 +232,48 @@ func TestPutNobodyStores(t *testing.T) {
 	wantErr(t, err, ErrNotStored)
 	if rep.Stored != 0 || rep.Rejected[krpc.CodeServer] != 4 {
 		t.Fatalf("report %+v, want 4 rejections with code %d", rep, krpc.CodeServer)
+	}
+}
+
+// A put whose first packet (or its answer) is lost is retransmitted after the
+// soft timeout; under a CAS, a retransmission refused with 301 because the
+// first copy landed is confirmed with a get and counts as stored.
+func TestPutRetransmits(t *testing.T) {
+	ctx := testCtx(t)
+	it := mutable(t, testKey(7), "r", 5, "5:hello")
+	target := it.Target()
+	putter := newNodeNear(t, target, 1, nil, func(c *Config) { c.QueryTimeout = time.Second })
+	var puts [3]atomic.Int64
+	for i := range 3 {
+		f := startFake(t, nearID(target, byte(2+i)), func(q *krpc.Msg) any {
+			switch q.Q {
+			case krpc.MethodPut:
+				n := puts[i].Add(1)
+				switch {
+				case i == 2 || n == 1:
+					return nil // lost; node 2 loses everything
+				case i == 1:
+					return &krpc.Error{Code: bep44.CodeCASMismatch, Msg: "cas mismatch"}
+				}
+				return &krpc.Return{}
+			case krpc.MethodGet:
+				r := &krpc.Return{Token: []byte("tok")}
+				if i == 1 && puts[i].Load() > 0 && q.A.HasSeq && q.A.Seq < it.Seq {
+					r.V, r.K, r.Sig, r.Seq, r.HasSeq = it.V, it.K[:], it.Sig[:], it.Seq, true
+				}
+				return r
+			}
+			return &krpc.Return{}
+		})
+		addFake(t, putter, f)
+	}
+	rep, err := putter.Put(ctx, it, PutOptions{CAS: 4, HasCAS: true})
+	if err != nil || rep.Stored != 2 || rep.TimedOut != 1 {
+		t.Fatalf("put: %v, report %+v; want stored 2 (one retransmitted, one confirmed), timed out 1", err, rep)
+	}
+	for i := range 3 {
+		if n := puts[i].Load(); n != 2 {
+			t.Errorf("node %d got %d puts, want 2 (one retransmission)", i, n)
+		}
 	}
 }

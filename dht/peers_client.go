@@ -76,8 +76,9 @@ func (n *Node) AnnounceStream(ctx context.Context, infohash [20]byte, port int, 
 	}
 	targets := tokenHolders(pl.l, pl.tokens)
 	args := krpc.Args{InfoHash: infohash, HasInfoHash: true, Port: port, HasPort: true, ImpliedPort: impliedPort}
-	rep.Stored, rep.Rejected, rep.TimedOut = n.storeOn(ctx, targets, pl.tokens, krpc.MethodAnnouncePeer, args)
-	rep.Msgs += len(targets)
+	sr := n.storeOn(ctx, targets, pl.tokens, krpc.MethodAnnouncePeer, args, nil)
+	rep.Stored, rep.Rejected, rep.TimedOut = sr.stored, sr.rejected, sr.timedOut
+	rep.Msgs += sr.msgs
 	if rep.Stored == 0 {
 		return rep, notStored("announce", infohash, rep.Rejected, len(targets))
 	}
