@@ -13,14 +13,10 @@ func (n *Node) handleQuery(from netip.AddrPort, m *krpc.Msg) *krpc.Msg {
 	if n.cfg.ReadOnly {
 		return nil // BEP 43: a read-only node answers no query
 	}
-	now := n.clock.Now()
-	n.mu.Lock()
-	allowed := n.limiter.allow(from, now)
-	n.mu.Unlock()
-	if !allowed {
-		n.stats.rateLimited.Add(1)
+	if !n.allow(from) {
 		return nil
 	}
+	now := n.clock.Now()
 	if m.A == nil {
 		return errorReply(m.T, krpc.CodeProtocol, "Protocol Error: missing arguments")
 	}

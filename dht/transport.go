@@ -57,7 +57,9 @@ func (n *Node) handlePacket(pkt []byte, from netip.AddrPort) {
 		n.stats.malformed.Add(1)
 		if m != nil && m.Y == krpc.TypeQuery && !n.cfg.ReadOnly {
 			n.stats.queriesIn.Add(1)
-			n.send(from, errorReply(m.T, krpc.CodeProtocol, "Protocol Error: "+err.Error()))
+			if n.allow(from) {
+				n.send(from, errorReply(m.T, krpc.CodeProtocol, "Protocol Error: "+err.Error()))
+			}
 		}
 		return
 	}
@@ -100,4 +102,15 @@ func (n *Node) write(b []byte, addr netip.AddrPort) error {
 	}
 	n.stats.packetsOut.Add(1)
 	return nil
+}
+
+// allow applies the per-source rate limit to one incoming query.
+func (n *Node) allow(from netip.AddrPort) bool {
+	n.mu.Lock()
+	ok := n.limiter.allow(from, n.clock.Now())
+	n.mu.Unlock()
+	if !ok {
+		n.stats.rateLimited.Add(1)
+	}
+	return ok
 }
