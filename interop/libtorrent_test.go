@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha1"
+	"errors"
 	"testing"
 
 	"github.com/dhtdb/dhtdb/bep44"
@@ -185,6 +186,28 @@ func TestOnlyLibtorrentStores(t *testing.T) {
 			t.Errorf("libtorrent %d mutable: %q seq %d, %v; want %q seq 7", i, it.V, it.Seq, err, mv)
 		}
 	}
+	// libtorrent's refusals reach our client as BEP 44 error codes: an older
+	// seq (302) and a wrong cas (301); the stored item stays.
+	old, err := bep44.NewMutable(priv, salt, 6, pointerValue('n', 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = client.Put(ctx, old, dht.PutOptions{})
+	if !errors.Is(err, dht.ErrNotStored) || !errors.Is(err, dht.ErrSeqTooLow) || rep.Rejected[bep44.CodeSeqTooLow] < 1 {
+		t.Errorf("put of seq 6 over 7: %v (report %+v), want ErrSeqTooLow with code 302", err, rep)
+	}
+	next, err := bep44.NewMutable(priv, salt, 8, pointerValue('p', 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = client.Put(ctx, next, dht.PutOptions{CAS: 5, HasCAS: true})
+	if !errors.Is(err, dht.ErrNotStored) || !errors.Is(err, dht.ErrCASMismatch) || rep.Rejected[bep44.CodeCASMismatch] < 1 {
+		t.Errorf("put with cas 5 over seq 7: %v (report %+v), want ErrCASMismatch with code 301", err, rep)
+	}
+	if it, err := lts[0].GetMutable(ctx, priv.Public().(ed25519.PublicKey), salt); err != nil || it.Seq != 7 {
+		t.Errorf("after refused puts libtorrent has seq %d, %v; want 7", it.Seq, err)
+	}
+
 	got, err := client.Get(ctx, dht.GetRequest{Target: imm.Target()})
 	if err != nil || !bytes.Equal(got.Item.V, v) || got.Found < 1 {
 		t.Errorf("our get of the immutable item from libtorrent nodes: %+v, %v", got, err)

@@ -313,6 +313,24 @@ class Driver:
                     "sig": as_bytes(al.signature).hex()}
         self.wait(rid, match, a, "get mutable", get=True)
 
+    # ---- DHT peers (BEP 5) ----
+    def cmd_get_peers(self, a, rid):
+        ses = self.need()
+        ih = a["infohash"]
+        ses.dht_get_peers(sha1_of(ih))
+
+        def match(al):
+            if not isinstance(al, lt.dht_get_peers_reply_alert) or hexdigest(al.info_hash) != ih:
+                return None
+            return {"peers": ["%s:%d" % (ep[0], ep[1]) for ep in al.peers()]}
+        self.wait(rid, match, a, "get peers")
+
+    def cmd_force_announce(self, a):
+        # The bindings' session.dht_announce takes a flags type Python cannot
+        # build; a torrent's own DHT announce works.
+        self.handle(a["infohash"]).force_dht_announce()
+        return {}
+
     # ---- torrents ----
     def handle(self, ih):
         h = self.need().find_torrent(lt.sha1_hash(unhex(ih)))

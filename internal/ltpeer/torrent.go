@@ -154,3 +154,31 @@ func addArgs(opts AddOptions) map[string]any {
 		"seed_mode": opts.SeedMode,
 	}
 }
+
+// GetPeers runs a DHT get_peers lookup (libtorrent's dht_get_peers) and
+// returns the peers it found (possibly none).
+func (p *Peer) GetPeers(ctx context.Context, infohash [20]byte) ([]netip.AddrPort, error) {
+	var r struct {
+		Peers []string `json:"peers"`
+	}
+	if err := p.call(ctx, "get_peers", map[string]any{"infohash": hex.EncodeToString(infohash[:])}, &r); err != nil {
+		return nil, err
+	}
+	out := make([]netip.AddrPort, 0, len(r.Peers))
+	for _, s := range r.Peers {
+		a, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return nil, fmt.Errorf("ltpeer: peer address %q: %w", s, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// ForceAnnounce makes libtorrent announce the torrent on the DHT now
+// (announce_peer with its listen port) instead of at its next interval.
+// libtorrent announces every torrent it has by itself; the bindings offer no
+// announce of a bare infohash.
+func (p *Peer) ForceAnnounce(ctx context.Context, infohash [20]byte) error {
+	return p.call(ctx, "force_announce", map[string]any{"infohash": hex.EncodeToString(infohash[:])}, nil)
+}
