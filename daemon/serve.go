@@ -40,6 +40,10 @@ type Config struct {
 	HTTPAddr string
 	// DHTAddr is the UDP address of the DHT node. "": DefaultDHTAddr.
 	DHTAddr string
+	// DHTConn, when set, is the DHT node's socket instead of listening on
+	// DHTAddr (a simnet conn, or a wrapper counting bytes). The daemon
+	// closes it.
+	DHTConn net.PacketConn
 	// TorrentAddr is the torrent client's listen address. "": swarm's
 	// default (any address, a free port).
 	TorrentAddr string
@@ -128,9 +132,11 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		}
 	}()
 	log := cfg.Logger
-	conn, err := net.ListenPacket("udp", cfg.DHTAddr)
-	if err != nil {
-		return nil, fmt.Errorf("daemon: dht listen: %w", err)
+	conn := cfg.DHTConn
+	if conn == nil {
+		if conn, err = net.ListenPacket("udp", cfg.DHTAddr); err != nil {
+			return nil, fmt.Errorf("daemon: dht listen: %w", err)
+		}
 	}
 	if d.node, err = dht.New(dht.Config{Conn: conn, Bootstrap: cfg.Bootstrap, Clock: cfg.Clock, Logger: log.With("part", "dht")}); err != nil {
 		conn.Close()
