@@ -117,15 +117,6 @@ func New(cfg Config, seeds []Node) (*Lookup, error) {
 	return l, nil
 }
 
-// Distance returns the XOR distance between a and b.
-func Distance(a, b [20]byte) [20]byte {
-	var d [20]byte
-	for i := range d {
-		d[i] = a[i] ^ b[i]
-	}
-	return d
-}
-
 func (l *Lookup) add(nodes []Node) {
 	for _, n := range nodes {
 		l.addOne(n)
@@ -190,18 +181,6 @@ func (l *Lookup) evictFor(e *entry) bool {
 		}
 	}
 	return false
-}
-
-func compare(a, b [20]byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
 }
 
 // inFlight returns the entry of a node queried at addr that has not answered
@@ -346,59 +325,4 @@ func (l *Lookup) OnStalled(addr netip.AddrPort) bool {
 	l.waiting--
 	l.stalled++
 	return true
-}
-
-// Closest returns up to K answered nodes closest to the target, closest
-// first: the nodes a put stores on and whose answers a get weighs.
-func (l *Lookup) Closest() []Node {
-	var out []Node
-	for _, e := range l.list {
-		if e.state == stateAnswered {
-			out = append(out, e.node)
-			if len(out) == l.cfg.K {
-				break
-			}
-		}
-	}
-	return out
-}
-
-// Responders returns every answered node still tracked, closest first. A
-// put that needs a token from each target walks it past the nodes that gave
-// none.
-func (l *Lookup) Responders() []Node {
-	var out []Node
-	for _, e := range l.list {
-		if e.state == stateAnswered {
-			out = append(out, e.node)
-		}
-	}
-	return out
-}
-
-// Answered reports whether the node at addr has answered.
-func (l *Lookup) Answered(addr netip.AddrPort) bool {
-	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-	e := l.byAddr[addr]
-	return e != nil && e.state == stateAnswered
-}
-
-// Stats counts what a lookup has done so far.
-type Stats struct {
-	Queries  int // queries issued
-	Replies  int // answers received
-	Failed   int // error replies and hard timeouts
-	InFlight int // queries outstanding, stalled ones included
-	Stalled  int // outstanding queries past their soft timeout
-}
-
-// Stats returns the counters of the lookup.
-func (l *Lookup) Stats() Stats {
-	return Stats{
-		Queries:  l.queries,
-		Replies:  l.replies,
-		Failed:   l.failed,
-		InFlight: l.waiting + l.stalled,
-		Stalled:  l.stalled,
-	}
 }
