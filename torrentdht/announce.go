@@ -8,9 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/anacrolix/dht/v2"
+	adht "github.com/anacrolix/dht/v2"
 	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/torrent"
+
+	"github.com/dhtdb/dhtdb/dht"
 )
 
 // announce is one open torrent.DhtAnnounce: a loop of lookups that hands the
@@ -19,7 +21,7 @@ type announce struct {
 	s        *Server
 	infohash [20]byte
 	port     int
-	peers    chan dht.PeersValues
+	peers    chan adht.PeersValues
 	cancel   context.CancelFunc
 	done     chan struct{}
 	once     sync.Once
@@ -38,7 +40,7 @@ func (s *Server) Announce(hash [20]byte, port int, impliedPort bool) (torrent.Dh
 		s:        s,
 		infohash: hash,
 		port:     port,
-		peers:    make(chan dht.PeersValues),
+		peers:    make(chan adht.PeersValues),
 		cancel:   cancel,
 		done:     make(chan struct{}),
 	}
@@ -51,7 +53,7 @@ func (s *Server) Announce(hash [20]byte, port int, impliedPort bool) (torrent.Dh
 
 // Peers returns the channel of peers found; it closes once the announce is
 // closed.
-func (a *announce) Peers() <-chan dht.PeersValues { return a.peers }
+func (a *announce) Peers() <-chan adht.PeersValues { return a.peers }
 
 // Close stops the announce. It does not wait for a lookup in flight.
 func (a *announce) Close() {
@@ -73,10 +75,7 @@ func (a *announce) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if len(found) > 0 {
-			if !a.send(ctx, found) {
-				return
-			}
+		if found {
 			delay = cfg.Interval
 		}
 		if !a.sleep(ctx, delay) {
@@ -86,27 +85,54 @@ func (a *announce) run(ctx context.Context) {
 	}
 }
 
-func (a *announce) lookup(ctx context.Context) []netip.AddrPort {
+// streamer is implemented by nodes that hand over peers as the lookup finds
+// them (*dht.Node), so the client can dial the first seeder before the
+// lookup has settled.
+type streamer interface {
+	GetPeersStream(ctx context.Context, infohash [20]byte, found func([]netip.AddrPort)) error
+	AnnounceStream(ctx context.Context, infohash [20]byte, port int, impliedPort bool, found func([]netip.AddrPort)) (dht.AnnounceReport, error)
+}
+
+// lookup runs one get_peers (and announce_peer when the port is known) and
+// sends what it finds. It reports whether any peer was found.
+func (a *announce) lookup(ctx context.Context) bool {
 	cfg := a.s.cfg
-	ctx, cancel := context.WithTimeout(ctx, cfg.AnnounceTimeout)
+	lctx, cancel := context.WithTimeout(ctx, cfg.AnnounceTimeout)
 	defer cancel()
 	a.s.lookups.Add(1)
-	var found []netip.AddrPort
 	var err error
-	if a.port == 0 {
-		found, err = cfg.Node.GetPeers(ctx, a.infohash)
+	var gotAny atomic.Bool
+	if st, ok := cfg.Node.(streamer); ok {
+		found := func(p []netip.AddrPort) {
+			if a.send(lctx, p) {
+				gotAny.Store(true)
+			}
+		}
+		if a.port == 0 {
+			err = st.GetPeersStream(lctx, a.infohash, found)
+		} else {
+			_, err = st.AnnounceStream(lctx, a.infohash, a.port, false, found)
+		}
 	} else {
-		found, err = cfg.Node.Announce(ctx, a.infohash, a.port, false)
+		var peers []netip.AddrPort
+		if a.port == 0 {
+			peers, err = cfg.Node.GetPeers(lctx, a.infohash)
+		} else {
+			peers, err = cfg.Node.Announce(lctx, a.infohash, a.port, false)
+		}
+		gotAny.Store(a.send(ctx, peers))
 	}
 	if err != nil {
+		// An announce no node acknowledged still found what it found.
 		a.s.lookupErrs.Add(1)
 		cfg.Logger.Debug("torrentdht: announce", "infohash", hex.EncodeToString(a.infohash[:]), "err", err)
 	}
-	return found
+	return gotAny.Load()
 }
 
+// send hands peers to the client; it reports whether it handed any.
 func (a *announce) send(ctx context.Context, found []netip.AddrPort) bool {
-	pv := dht.PeersValues{Peers: make([]dht.Peer, 0, len(found))}
+	pv := adht.PeersValues{Peers: make([]adht.Peer, 0, len(found))}
 	for _, ap := range found {
 		if !ap.IsValid() || ap.Port() == 0 {
 			continue
@@ -114,7 +140,7 @@ func (a *announce) send(ctx context.Context, found []netip.AddrPort) bool {
 		pv.Peers = append(pv.Peers, krpc.NodeAddr{IP: ap.Addr().Unmap().AsSlice(), Port: int(ap.Port())})
 	}
 	if len(pv.Peers) == 0 {
-		return true
+		return false
 	}
 	select {
 	case a.peers <- pv:

@@ -15,6 +15,7 @@ import (
 	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/torrent"
 
+	"github.com/dhtdb/dhtdb/dht"
 	"github.com/dhtdb/dhtdb/internal/clock"
 )
 
@@ -117,7 +118,11 @@ type Server struct {
 	announces map[*announce]struct{}
 }
 
-var _ torrent.DhtServer = (*Server)(nil)
+var (
+	_ torrent.DhtServer = (*Server)(nil)
+	_ Node              = (*dht.Node)(nil)
+	_ streamer          = (*dht.Node)(nil)
+)
 
 // New returns a Server for cfg.Node.
 func New(cfg Config) (*Server, error) {
@@ -140,6 +145,8 @@ type Stats struct {
 	PeersFound int64 // peer addresses handed to the client (with repeats)
 	Pings      int64 // pings sent for PORT messages
 	PingsShed  int64 // PORT-message pings dropped because MaxPings were in flight
+	// Node is the node's own statistics, when it has them (*dht.Node).
+	Node any
 }
 
 // Stats returns a Stats.
@@ -149,7 +156,12 @@ func (s *Server) stats() Stats {
 	s.mu.Lock()
 	n := len(s.announces)
 	s.mu.Unlock()
+	var node any
+	if ns, ok := s.cfg.Node.(interface{ Stats() dht.Stats }); ok {
+		node = ns.Stats()
+	}
 	return Stats{
+		Node:       node,
 		Announces:  n,
 		Lookups:    s.lookups.Load(),
 		LookupErrs: s.lookupErrs.Load(),
