@@ -26,6 +26,9 @@ var (
 	// ErrSeqTooLow is wrapped too when some nodes refused a put that no node
 	// stored because they hold a higher seq (BEP 44 code 302).
 	ErrSeqTooLow = errors.New("dht: seq lower than stored")
+	// ErrNoNodes is wrapped too when a lookup had no node to ask: the
+	// routing table is empty (not bootstrapped, or cut off).
+	ErrNoNodes = errors.New("dht: no nodes to ask")
 )
 
 // GetRequest names the item a Get looks up.
@@ -132,6 +135,8 @@ func (g getRequest) check(r *krpc.Return) (getAnswer, bool) {
 // of the k closest nodes hold, then the smaller signature, then the smaller
 // value. Found counts the k closest nodes that returned the winning item,
 // including those that, asked with MinSeq, answered they hold that seq.
+// If ctx ends first, the error is ctx's and the result holds the best item
+// found so far, if any (Item.V nil and Found 0 otherwise).
 func (n *Node) Get(ctx context.Context, req GetRequest) (GetResult, error) {
 	g, err := req.validate()
 	if err != nil {
@@ -151,18 +156,22 @@ func (n *Node) Get(ctx context.Context, req GetRequest) (GetResult, error) {
 		return GetResult{}, fmt.Errorf("get %x: %w", g.target, err)
 	}
 	res := GetResult{Closest: len(l.Closest()), Msgs: l.Stats().Queries}
-	if err != nil {
-		return res, fmt.Errorf("get %x: %w", g.target, err)
-	}
 	closest := map[netip.AddrPort]bool{}
 	for _, nd := range l.Closest() {
 		closest[nd.Addr] = true
 	}
 	item, found, ok := pickItem(answers, closest)
-	if !ok {
+	if ok {
+		res.Item, res.Found = item, found
+	}
+	switch {
+	case err != nil:
+		return res, fmt.Errorf("get %x: %w", g.target, err)
+	case !ok && res.Msgs == 0:
+		return res, fmt.Errorf("get %x: %w: %w", g.target, ErrNotFound, ErrNoNodes)
+	case !ok:
 		return res, fmt.Errorf("get %x: %w", g.target, ErrNotFound)
 	}
-	res.Item, res.Found = item, found
 	return res, nil
 }
 

@@ -17,7 +17,8 @@ import (
 // in parallel. The report counts acknowledgements, rejections by BEP 44 code
 // and nodes that did not answer. A put that no node stored returns the report
 // and an error wrapping ErrNotStored (and ErrCASMismatch or ErrSeqTooLow when
-// some node refused it for that reason). For a mutable item, opts.HasCAS
+// some node refused it for that reason, or ErrNoNodes when the routing table
+// had no node to ask). For a mutable item, opts.HasCAS
 // asks the nodes to store only over seq opts.CAS.
 func (n *Node) Put(ctx context.Context, it bep44.Item, opts PutOptions) (PutReport, error) {
 	if err := it.Verify(); err != nil {
@@ -45,6 +46,7 @@ func (n *Node) Put(ctx context.Context, it bep44.Item, opts PutOptions) (PutRepo
 	if err != nil {
 		return rep, fmt.Errorf("put %x: %w", target, err)
 	}
+	noNodes := rep.Msgs == 0
 	targets := tokenHolders(l, tokens)
 	put := krpc.Args{V: it.V}
 	if it.Mutable {
@@ -60,19 +62,22 @@ func (n *Node) Put(ctx context.Context, it bep44.Item, opts PutOptions) (PutRepo
 	rep.Stored, rep.Rejected, rep.TimedOut = sr.stored, sr.rejected, sr.timedOut
 	rep.Msgs += sr.msgs
 	if rep.Stored == 0 {
-		return rep, notStored("put", target, rep.Rejected, len(targets))
+		return rep, notStored("put", target, rep.Rejected, len(targets), noNodes)
 	}
 	return rep, nil
 }
 
 // notStored builds the error of a put or announce that no node stored.
-func notStored(what string, target [20]byte, rejected map[int]int, tried int) error {
+func notStored(what string, target [20]byte, rejected map[int]int, tried int, noNodes bool) error {
 	format, args := "%s %x: %w", []any{what, target, ErrNotStored}
 	if rejected[bep44.CodeCASMismatch] > 0 {
 		format, args = format+": %w", append(args, ErrCASMismatch)
 	}
 	if rejected[bep44.CodeSeqTooLow] > 0 {
 		format, args = format+": %w", append(args, ErrSeqTooLow)
+	}
+	if noNodes {
+		format, args = format+": %w", append(args, ErrNoNodes)
 	}
 	return fmt.Errorf(format+" (asked %d nodes, rejections by code %v)", append(args, tried, rejected)...)
 }

@@ -213,7 +213,10 @@ func TestPutNobodyStores(t *testing.T) {
 
 	lonely := newNodeNear(t, it.Target(), 1, nil, nil)
 	rep, err := lonely.Put(ctx, it, PutOptions{})
-	wantErr(t, err, ErrNotStored)
+	wantErr(t, err, ErrNotStored, ErrNoNodes)
+	if _, err := lonely.Get(ctx, GetRequest{Target: it.Target()}); !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrNoNodes) {
+		t.Fatalf("get with an empty table: err = %v, want ErrNotFound and ErrNoNodes", err)
+	}
 	if rep.Stored != 0 || rep.Target != it.Target() {
 		t.Fatalf("report %+v", rep)
 	}
@@ -230,6 +233,9 @@ func TestPutNobodyStores(t *testing.T) {
 	}
 	rep, err = lonely.Put(ctx, it, PutOptions{})
 	wantErr(t, err, ErrNotStored)
+	if errors.Is(err, ErrNoNodes) {
+		t.Fatalf("err = %v: nodes were asked", err)
+	}
 	if rep.Stored != 0 || rep.Rejected[krpc.CodeServer] != 4 {
 		t.Fatalf("report %+v, want 4 rejections with code %d", rep, krpc.CodeServer)
 	}

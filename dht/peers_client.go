@@ -74,13 +74,14 @@ func (n *Node) AnnounceStream(ctx context.Context, infohash [20]byte, port int, 
 	if port == 0 && !impliedPort {
 		return rep, nil
 	}
+	noNodes := rep.Msgs == 0
 	targets := tokenHolders(pl.l, pl.tokens)
 	args := krpc.Args{InfoHash: infohash, HasInfoHash: true, Port: port, HasPort: true, ImpliedPort: impliedPort}
 	sr := n.storeOn(ctx, targets, pl.tokens, krpc.MethodAnnouncePeer, args, nil)
 	rep.Stored, rep.Rejected, rep.TimedOut = sr.stored, sr.rejected, sr.timedOut
 	rep.Msgs += sr.msgs
 	if rep.Stored == 0 {
-		return rep, notStored("announce", infohash, rep.Rejected, len(targets))
+		return rep, notStored("announce", infohash, rep.Rejected, len(targets), noNodes)
 	}
 	return rep, nil
 }

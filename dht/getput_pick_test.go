@@ -1,0 +1,126 @@
+package dht
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/dhtdb/dhtdb/bep44"
+	"github.com/dhtdb/dhtdb/krpc"
+)
+
+// pickItem decides what a Get returns from the verified answers.
+func TestPickItem(t *testing.T) {
+	item := func(seq int64, v string, sig byte) getAnswer {
+		it := bep44.Item{Mutable: true, Seq: seq, V: []byte(v)}
+		it.Sig[0] = sig
+		return getAnswer{item: it, hasValue: true}
+	}
+	claim := func(seq int64) getAnswer { return getAnswer{item: bep44.Item{Mutable: true, Seq: seq}} }
+	addr := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1000+i))
+	}
+	type held struct {
+		node    int
+		closest bool
+		ans     getAnswer
+	}
+	tests := []struct {
+		name      string
+		held      []held
+		wantV     string // "" with wantSeq: a bare claim
+		wantSeq   int64
+		wantFound int
+		wantNone  bool
+	}{
+		{"nothing", nil, "", 0, 0, true},
+		{"highest seq wins even if rare and outside the closest", []held{
+			{1, true, item(1, "1:a", 1)}, {2, true, item(1, "1:a", 1)}, {3, false, item(2, "1:b", 9)},
+		}, "1:b", 2, 0, false},
+		{"same seq: more closest holders win", []held{
+			{1, true, item(3, "1:x", 1)}, {2, true, item(3, "1:y", 2)}, {3, true, item(3, "1:y", 2)},
+			{4, false, item(3, "1:x", 1)}, {5, false, item(3, "1:x", 1)},
+		}, "1:y", 3, 2, false},
+		{"same seq, same support: smaller signature", []held{
+			{1, true, item(3, "1:y", 2)}, {2, true, item(3, "1:x", 1)},
+		}, "1:x", 3, 1, false},
+		{"claims only: no value, found counts the claims among the closest", []held{
+			{1, true, claim(4)}, {2, true, claim(4)}, {3, false, claim(4)},
+		}, "", 4, 2, false},
+		{"a value beats bare claims of its seq, which count as holding it", []held{
+			{1, true, claim(4)}, {2, true, item(4, "1:z", 5)}, {3, true, claim(4)},
+		}, "1:z", 4, 3, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			answers := map[netip.AddrPort]getAnswer{}
+			closest := map[netip.AddrPort]bool{}
+			for _, h := range tc.held {
+				answers[addr(h.node)] = h.ans
+				closest[addr(h.node)] = h.closest
+			}
+			// Map order is random: decide several times.
+			for range 5 {
+				it, found, ok := pickItem(answers, closest)
+				if ok == tc.wantNone {
+					t.Fatalf("ok = %v", ok)
+				}
+				if got := fmt.Sprintf("%s/%d/%d", it.V, it.Seq, found); ok && got != fmt.Sprintf("%s/%d/%d", tc.wantV, tc.wantSeq, tc.wantFound) {
+					t.Fatalf("picked %s, want %s/%d/%d", got, tc.wantV, tc.wantSeq, tc.wantFound)
+				}
+			}
+		})
+	}
+}
+
+// check accepts only genuine answers.
+func TestGetCheck(t *testing.T) {
+	priv := testKey(9)
+	it := mutable(t, priv, "s", 7, "3:abc")
+	g, err := GetRequest{PublicKey: it.K[:], Salt: []byte("s"), MinSeq: 5}.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := func() *krpc.Return {
+		return &krpc.Return{V: it.V, K: it.K[:], Sig: it.Sig[:], Seq: it.Seq, HasSeq: true}
+	}
+	if ans, ok := g.check(good()); !ok || !bytes.Equal(ans.item.V, it.V) {
+		t.Fatalf("genuine answer refused")
+	}
+	other := mutable(t, testKey(10), "s", 7, "3:abc")
+	for name, r := range map[string]*krpc.Return{
+		"no value, no seq":       {},
+		"claim of another seq":   {Seq: 6, HasSeq: true},
+		"value without seq":      func() *krpc.Return { r := good(); r.HasSeq = false; return r }(),
+		"seq changed":            func() *krpc.Return { r := good(); r.Seq = 8; return r }(),
+		"value changed":          func() *krpc.Return { r := good(); r.V = []byte("3:abd"); return r }(),
+		"other key":              {V: other.V, K: other.K[:], Sig: other.Sig[:], Seq: 7, HasSeq: true},
+		"other key's sig, our k": {V: other.V, K: it.K[:], Sig: other.Sig[:], Seq: 7, HasSeq: true},
+		"short sig":              func() *krpc.Return { r := good(); r.Sig = r.Sig[:63]; return r }(),
+		"below MinSeq": func() *krpc.Return {
+			o := mutable(t, priv, "s", 4, "3:old")
+			return &krpc.Return{V: o.V, K: o.K[:], Sig: o.Sig[:], Seq: 4, HasSeq: true}
+		}(),
+		"other salt": func() *krpc.Return {
+			o := mutable(t, priv, "t", 7, "3:abc")
+			return &krpc.Return{V: o.V, K: o.K[:], Sig: o.Sig[:], Seq: 7, HasSeq: true}
+		}(),
+	} {
+		if _, ok := g.check(r); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if ans, ok := g.check(&krpc.Return{Seq: 5, HasSeq: true}); !ok || ans.hasValue || ans.item.Seq != 5 {
+		t.Errorf("claim of MinSeq refused: %+v %v", ans, ok)
+	}
+
+	imm, _ := bep44.NewImmutable([]byte("4:imm!"))
+	gi, _ := GetRequest{Target: imm.Target()}.validate()
+	if _, ok := gi.check(&krpc.Return{V: imm.V}); !ok {
+		t.Errorf("genuine immutable refused")
+	}
+	if _, ok := gi.check(&krpc.Return{V: []byte("4:imm?")}); ok {
+		t.Errorf("immutable with the wrong hash accepted")
+	}
+}
