@@ -148,3 +148,33 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("id %x addr %v", n.ID(), n.Addr())
 	}
 }
+
+// IPv6 requesters get `nodes6` and IPv6 peers by default (handler level: the
+// tests send no packet outside 127.0.0.0/8).
+func TestIPv6Requester(t *testing.T) {
+	n, _ := newTestNode(t, nil)
+	v6a, v6b := netip.MustParseAddrPort("[fd00::1]:6881"), netip.MustParseAddrPort("[fd00::2]:6881")
+	n.nodeAnswered(idOf(0x10), netip.MustParseAddrPort("127.0.0.9:6881"))
+	n.nodeAnswered(idOf(0x11), v6b)
+	r := ask(n, v6a, krpc.MethodFindNode, &krpc.Args{Target: idOf(0x11), HasTarget: true})
+	if len(r.R.Nodes) != 0 || len(r.R.Nodes6) != 1 || r.R.Nodes6[0].Addr != v6b {
+		t.Fatalf("nodes %v nodes6 %v", r.R.Nodes, r.R.Nodes6)
+	}
+	ih := idOf(9)
+	tok := ask(n, v6a, krpc.MethodGetPeers, &krpc.Args{InfoHash: ih, HasInfoHash: true}).R.Token
+	wantCode(t, "announce", ask(n, v6a, krpc.MethodAnnouncePeer, &krpc.Args{InfoHash: ih, HasInfoHash: true, ImpliedPort: true, Token: tok}), 0)
+	if r := ask(n, v6b, krpc.MethodGetPeers, &krpc.Args{InfoHash: ih, HasInfoHash: true}); len(r.R.Values) != 1 || r.R.Values[0] != v6a {
+		t.Fatalf("v6 values %v", r.R.Values)
+	}
+	if r := ask(n, peerA, krpc.MethodGetPeers, &krpc.Args{InfoHash: ih, HasInfoHash: true}); len(r.R.Values) != 0 {
+		t.Fatalf("IPv4 requester got IPv6 peers %v", r.R.Values)
+	}
+	// The reply encodes and decodes with the IPv6 node in nodes6.
+	b, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := krpc.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+}
