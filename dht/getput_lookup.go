@@ -43,6 +43,9 @@ type lookupEvent struct {
 // cancelled. The error is the context's, if it ended first.
 func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krpc.Args,
 	onReply func(from lookup.Node, r *krpc.Return)) (*lookup.Lookup, error) {
+	if n.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
 	var seeds []lookup.Node
 	for _, ni := range n.closest(target, lookupSeeds) {
 		seeds = append(seeds, lookup.Node{ID: ni.ID, Addr: ni.Addr})

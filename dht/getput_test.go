@@ -283,3 +283,19 @@ func TestPutRetransmits(t *testing.T) {
 		}
 	}
 }
+
+func TestClientCallsOnClosedNode(t *testing.T) {
+	nd := newNodeNear(t, [20]byte{1}, 1, nil, nil)
+	nd.Close()
+	ctx := testCtx(t)
+	it, _ := bep44.NewImmutable([]byte("1:x"))
+	if _, err := nd.Get(ctx, GetRequest{Target: it.Target()}); !errors.Is(err, ErrClosed) {
+		t.Errorf("get: err = %v, want ErrClosed", err)
+	}
+	if _, err := nd.Put(ctx, it, PutOptions{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("put: err = %v, want ErrClosed", err)
+	}
+	if _, err := nd.Announce(ctx, it.Target(), 1, false); !errors.Is(err, ErrClosed) {
+		t.Errorf("announce: err = %v, want ErrClosed", err)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // fixed RTT. Lookups run against it in virtual time, driven exactly like the
 // real driver drives them: soft timeout -> OnStalled, hard -> OnTimeout.
 
-var simSeeds = 24
+// simSeeds is how many nodes of its table a lookup starts from, as in the driver.
+const simSeeds = 24
 
 type simNode struct {
 	Node
