@@ -25,7 +25,7 @@ func quiet(ctx context.Context) context.Context {
 	return alog.ContextWithLogger(ctx, alog.Default.FilterLevel(alog.Disabled))
 }
 
-func (anacrolixImpl) start(conn net.PacketConn, id [20]byte, _ uint64) (benchNode, error) {
+func (anacrolixImpl) start(_ int, conn net.PacketConn, id [20]byte, _ uint64) (benchNode, error) {
 	cfg := adht.NewDefaultServerConfig()
 	cfg.Conn = conn
 	cfg.NodeId = id
@@ -68,6 +68,8 @@ func (n anacrolixNode) get(ctx context.Context, pub [32]byte, salt []byte) ([]by
 	}
 	return res.V, res.Seq, nil
 }
+
+func (anacrolixImpl) origin(int) bool { return true }
 
 func (n anacrolixNode) tableSize() int { return n.s.Stats().Nodes }
 

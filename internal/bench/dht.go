@@ -26,6 +26,10 @@ const (
 const (
 	ImplOurs      = "ours"
 	ImplAnacrolix = "anacrolix"
+	// ImplAnacrolixClient is anacrolix's getput run from anacrolix servers
+	// that make up one node in clientEvery of a network of our nodes: it
+	// measures anacrolix's client side where routing answers are right.
+	ImplAnacrolixClient = "anacrolix-client"
 )
 
 // DHTConfig describes one benchmark run. Start from DefaultDHTConfig: in the
@@ -72,7 +76,7 @@ func (c DHTConfig) withDefaults() DHTConfig {
 		c.OpTimeout = DefaultDHTOpTimeout
 	}
 	if c.Impls == nil {
-		for _, name := range []string{ImplOurs, ImplAnacrolix} {
+		for _, name := range []string{ImplOurs, ImplAnacrolix, ImplAnacrolixClient} {
 			if implementations[name] != nil {
 				c.Impls = append(c.Impls, name)
 			}
@@ -149,6 +153,9 @@ type Ratios struct {
 	GetP95 float64 `json:"get_p95"`
 	PutP50 float64 `json:"put_p50"`
 	PutP95 float64 `json:"put_p95"`
+	// The same for anacrolix clients in a network of our nodes.
+	ClientGetP50 float64 `json:"client_get_p50,omitempty"`
+	ClientPutP50 float64 `json:"client_put_p50,omitempty"`
 }
 
 // DHTResult is the outcome of RunDHT; its JSON form is what
@@ -156,16 +163,18 @@ type Ratios struct {
 type DHTResult struct {
 	Ours      *ImplResult `json:"ours"`
 	Anacrolix *ImplResult `json:"anacrolix"`
-	Nodes     int         `json:"nodes"`
-	Seed      int64       `json:"seed"`
-	Ratio     *Ratios     `json:"ratio,omitempty"`
-	MinRTTms  float64     `json:"rtt_min_ms"`
-	MaxRTTms  float64     `json:"rtt_max_ms"`
-	Loss      float64     `json:"loss"`
-	Silent    float64     `json:"silent"`
-	Puts      int         `json:"puts"`
-	Gets      int         `json:"gets"`
-	Seconds   float64     `json:"seconds"`
+	// AnacrolixClient: anacrolix clients in a network of our nodes.
+	AnacrolixClient *ImplResult `json:"anacrolix_client,omitempty"`
+	Nodes           int         `json:"nodes"`
+	Seed            int64       `json:"seed"`
+	Ratio           *Ratios     `json:"ratio,omitempty"`
+	MinRTTms        float64     `json:"rtt_min_ms"`
+	MaxRTTms        float64     `json:"rtt_max_ms"`
+	Loss            float64     `json:"loss"`
+	Silent          float64     `json:"silent"`
+	Puts            int         `json:"puts"`
+	Gets            int         `json:"gets"`
+	Seconds         float64     `json:"seconds"`
 }
 
 // RunDHT runs the DHT benchmark and writes progress lines to progress (which
@@ -200,12 +209,18 @@ func RunDHT(ctx context.Context, cfg DHTConfig, progress io.Writer) (DHTResult, 
 			res.Ours = &r
 		case ImplAnacrolix:
 			res.Anacrolix = &r
+		case ImplAnacrolixClient:
+			res.AnacrolixClient = &r
 		}
 	}
 	if o, a := res.Ours, res.Anacrolix; o != nil && a != nil && o.Error == "" && a.Error == "" {
 		res.Ratio = &Ratios{
 			GetP50: ratio(a.Get.P50ms, o.Get.P50ms), GetP95: ratio(a.Get.P95ms, o.Get.P95ms),
 			PutP50: ratio(a.Put.P50ms, o.Put.P50ms), PutP95: ratio(a.Put.P95ms, o.Put.P95ms),
+		}
+		if c := res.AnacrolixClient; c != nil && c.Error == "" {
+			res.Ratio.ClientGetP50 = ratio(c.Get.P50ms, o.Get.P50ms)
+			res.Ratio.ClientPutP50 = ratio(c.Put.P50ms, o.Put.P50ms)
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()

@@ -19,8 +19,10 @@ import (
 
 // implementation starts benchmark nodes of one DHT library.
 type implementation interface {
-	// start creates a node serving on conn with the given id.
-	start(conn net.PacketConn, id [20]byte, seed uint64) (benchNode, error)
+	// start creates node number i, serving on conn with the given id.
+	start(i int, conn net.PacketConn, id [20]byte, seed uint64) (benchNode, error)
+	// origin reports whether node i may originate the measured operations.
+	origin(i int) bool
 }
 
 // contact is a node another node is told about.
@@ -45,15 +47,16 @@ type benchNode interface {
 
 // implementations maps the names of DHTConfig.Impls to their adapters.
 var implementations = map[string]implementation{
-	ImplOurs:      oursImpl{},
-	ImplAnacrolix: anacrolixImpl{},
+	ImplOurs:            oursImpl{},
+	ImplAnacrolix:       anacrolixImpl{},
+	ImplAnacrolixClient: mixedImpl{client: anacrolixImpl{}, network: oursImpl{}, every: clientEvery},
 }
 
 // Network building (see doc.go).
 const (
 	bucketK          = 8 // contacts per shared-prefix length
-	joinConcurrency  = 200
-	learnConcurrency = 8 // pings in flight per node while it learns
+	joinConcurrency  = 500
+	learnConcurrency = 16 // pings in flight per node while it learns
 	joinTimeout      = 60 * time.Second
 	closestK         = 8
 )
@@ -73,6 +76,7 @@ type opRecord struct {
 // benchNet is one simulated network of one implementation.
 type benchNet struct {
 	cfg     DHTConfig
+	impl    implementation
 	net     *simnet.Network
 	ids     [][20]byte
 	addrs   []netip.AddrPort
@@ -85,7 +89,7 @@ type benchNet struct {
 func runImpl(ctx context.Context, cfg DHTConfig, impl implementation, progress io.Writer) (ImplResult, error) {
 	name := implName(impl)
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xd47))
-	b := &benchNet{cfg: cfg, queries: make(map[netip.AddrPort]*atomic.Int64, cfg.Nodes)}
+	b := &benchNet{cfg: cfg, impl: impl, queries: make(map[netip.AddrPort]*atomic.Int64, cfg.Nodes)}
 	b.net = simnet.New(simnet.Config{
 		Seed: cfg.Seed, MinRTT: cfg.MinRTT, MaxRTT: cfg.MaxRTT, Loss: cfg.Loss,
 		Tap: b.tap,
@@ -161,7 +165,7 @@ func (b *benchNet) build(ctx context.Context, impl implementation, rng *rand.Ran
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		node, err := impl.start(conn, b.ids[i], rng.Uint64())
+		node, err := impl.start(i, conn, b.ids[i], rng.Uint64())
 		if err != nil {
 			conn.Close()
 			return fmt.Errorf("start node %d: %w", i, err)

@@ -34,8 +34,13 @@ func (b *benchNet) runOps(ctx context.Context, rng *rand.Rand, pr *prober, name 
 		}
 		items[i] = it
 	}
-	origins := rng.Perm(len(b.live))
-	origin := func(k int) int { return b.live[origins[k%len(origins)]] }
+	var origins []int
+	for _, k := range rng.Perm(len(b.live)) {
+		if i := b.live[k]; b.impl.origin(i) {
+			origins = append(origins, i)
+		}
+	}
+	origin := func(k int) int { return origins[k%len(origins)] }
 
 	puts = make([]opRecord, len(items))
 	parallel(ctx, len(items), b.cfg.Concurrency, func(i int) {

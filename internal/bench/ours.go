@@ -15,7 +15,7 @@ type oursImpl struct{}
 
 type oursNode struct{ n *dht.Node }
 
-func (oursImpl) start(conn net.PacketConn, id [20]byte, seed uint64) (benchNode, error) {
+func (oursImpl) start(_ int, conn net.PacketConn, id [20]byte, seed uint64) (benchNode, error) {
 	n, err := dht.New(dht.Config{
 		Conn: conn,
 		ID:   id,
@@ -46,6 +46,8 @@ func (o oursNode) get(ctx context.Context, pub [32]byte, salt []byte) ([]byte, i
 	}
 	return res.Item.V, res.Item.Seq, nil
 }
+
+func (oursImpl) origin(int) bool { return true }
 
 func (o oursNode) tableSize() int { return o.n.Stats().Nodes }
 

@@ -29,11 +29,12 @@ func (r DHTResult) WriteText(w io.Writer) {
 	}
 	row(ImplOurs, r.Ours)
 	row(ImplAnacrolix, r.Anacrolix)
+	row(ImplAnacrolixClient, r.AnacrolixClient)
 	tw.Flush()
 	for _, x := range []struct {
 		name string
 		ir   *ImplResult
-	}{{ImplOurs, r.Ours}, {ImplAnacrolix, r.Anacrolix}} {
+	}{{ImplOurs, r.Ours}, {ImplAnacrolix, r.Anacrolix}, {ImplAnacrolixClient, r.AnacrolixClient}} {
 		if x.ir == nil {
 			continue
 		}
@@ -51,5 +52,8 @@ func (r DHTResult) WriteText(w io.Writer) {
 	if q := r.Ratio; q != nil {
 		fmt.Fprintf(w, "anacrolix/ours latency: get p50 %.1fx, get p95 %.1fx, put p50 %.1fx, put p95 %.1fx\n",
 			q.GetP50, q.GetP95, q.PutP50, q.PutP95)
+		if q.ClientGetP50 > 0 {
+			fmt.Fprintf(w, "anacrolix-client/ours latency: get p50 %.1fx, put p50 %.1fx\n", q.ClientGetP50, q.ClientPutP50)
+		}
 	}
 }
