@@ -215,7 +215,7 @@ func TestFetchDropsCorruptPeer(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	sameFile(t, r.path, v.Path)
+	sameContent(t, r.path, v.Path)
 	last, _ := evs.last()
 	t.Logf("hash failures %d, connections dropped by us %d", last.HashFailures, last.Dropped)
 	if !slices.Contains(fetcher.cl.BadPeerIPs(), "127.0.0.2") {

@@ -32,7 +32,7 @@ func TestFetchByInfohash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameFile(t, path, v.Path)
+	sameContent(t, path, v.Path)
 	if err := snapshot.Check(ctx, path); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestFetchDeltaReceivesOnlyChangedPieces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameFile(t, p2, v2.Path)
+	sameContent(t, p2, v2.Path)
 	if filepath.Dir(p2) != filepath.Dir(p1) {
 		t.Errorf("new version at %s, want it beside the old one in %s", p2, filepath.Dir(p1))
 	}

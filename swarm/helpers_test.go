@@ -131,7 +131,7 @@ func (e *events) last() (Event, bool) {
 	return e.all[len(e.all)-1], true
 }
 
-func sameFile(t testing.TB, a, b string) {
+func sameContent(t testing.TB, a, b string) {
 	t.Helper()
 	x, err := os.ReadFile(a)
 	if err != nil {

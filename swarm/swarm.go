@@ -170,7 +170,11 @@ func (s *Swarm) Seed(path string, info metainfo.Info) (metainfo.Hash, error) {
 	if s.closed {
 		return ih, ErrClosed
 	}
-	if _, ok := s.torrents[ih]; ok {
+	if e, ok := s.torrents[ih]; ok {
+		if !e.fetching && e.path != path && sameFile(e.path, path) {
+			// Renamed (into a versions store): the open file is the same.
+			e.path = path
+		}
 		return ih, nil
 	}
 	f, err := os.Open(path)
@@ -190,6 +194,34 @@ func (s *Swarm) Seed(path string, info metainfo.Info) (metainfo.Hash, error) {
 	t, _ := s.cl.AddTorrentOpt(torrent.AddTorrentOpts{InfoHash: ih, InfoBytes: infoBytes, Storage: st})
 	s.torrents[ih] = &entry{t: t, st: st, path: path}
 	return ih, nil
+}
+
+// Info returns the info dictionary of a torrent the swarm seeds (a fetched
+// version included, so its caller need not hash the file again).
+func (s *Swarm) Info(ih metainfo.Hash) (metainfo.Info, bool) {
+	s.mu.Lock()
+	e, ok := s.torrents[ih]
+	s.mu.Unlock()
+	if !ok || e.fetching {
+		return metainfo.Info{}, false
+	}
+	info := e.t.Info()
+	if info == nil {
+		return metainfo.Info{}, false
+	}
+	return *info, true
+}
+
+// sameFile reports whether a and b name the same file.
+func sameFile(a, b string) bool {
+	x, err := os.Stat(a)
+	if err != nil {
+		// a is gone: renamed to b, most likely; b must exist.
+		_, err = os.Stat(b)
+		return err == nil
+	}
+	y, err := os.Stat(b)
+	return err == nil && os.SameFile(x, y)
 }
 
 // Unseed stops serving infohash and closes its file. The caller may then
