@@ -40,7 +40,7 @@ type lookupEvent struct {
 // calling goroutine, for every answer the lookup accepts, with the node's
 // id and address. traverse returns the finished lookup (for Closest and
 // Responders) as soon as it is done; the queries still outstanding are
-// cancelled. The error is the context's, if it ended first.
+// cancelled. The error is the context's if it ended first, or ErrClosed.
 func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krpc.Args,
 	onReply func(from lookup.Node, r *krpc.Return)) (*lookup.Lookup, error) {
 	if n.ctx.Err() != nil {
@@ -85,6 +85,9 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 			n.lookupStep(l, ev, onReply)
 		}
 		send(l.Next())
+	}
+	if n.ctx.Err() != nil {
+		return l, ErrClosed // the answers stopped because the node closed
 	}
 	return l, nil
 }
