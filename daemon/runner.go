@@ -239,6 +239,9 @@ func (r *Runner) Publish(ctx context.Context, a record.Address, key ed25519.Priv
 	}
 }
 
+// Metrics returns the counters of the runner's loops.
+func (r *Runner) Metrics() *Metrics { return r.cfg.Metrics }
+
 // Status returns the sync status of a.
 func (r *Runner) Status(a record.Address) (Status, error) {
 	l, err := r.loop(a)
