@@ -347,4 +347,3 @@ func columnBytes(s *sqlite.Stmt, i int) []byte {
 	s.ColumnBytes(i, b)
 	return b
 }
-
