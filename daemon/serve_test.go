@@ -1,15 +1,20 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/dhtdb/dhtdb/bep44"
+	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/dht"
 	"github.com/dhtdb/dhtdb/keyfile"
 	"github.com/dhtdb/dhtdb/record"
+	"github.com/dhtdb/dhtdb/snapshot"
 	"github.com/dhtdb/dhtdb/syncer"
 )
 
@@ -267,4 +272,72 @@ func TestDaemonRestoresPointer(t *testing.T) {
 	}
 	eventually(t, "the reader to put the pointer back", func() bool { return dn.items() >= 4 })
 	t.Logf("pointer restored on %d of %d nodes", dn.items(), len(dn.nodes))
+}
+
+// TestDaemonRefusesBadVersion: the owner's key signs a pointer naming a
+// torrent that is seeded but is not a SQLite database; the reader refuses it
+// for good and keeps serving its version.
+func TestDaemonRefusesBadVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real nodes")
+	}
+	boot := testnet(t, 6)
+	n := newTestNet(t)
+	keyPath := filepath.Join(t.TempDir(), "owner.key")
+	if err := keyfile.Write(keyPath, n.key, keyfile.WriteOptions{Plaintext: true}); err != nil {
+		t.Fatal(err)
+	}
+	wd, w := startDaemon(t, t.TempDir(), boot)
+	rd, r := startDaemon(t, t.TempDir(), boot)
+	var st Status
+	w.do("POST", "/v1/databases", map[string]string{"name": "bad", "key_file": keyPath}, &st)
+	w.do("POST", "/v1/databases/bad/exec", map[string]any{"sql": "CREATE TABLE t(x); INSERT INTO t VALUES (1)"}, nil)
+	var rep map[string]any
+	if code := w.do("POST", "/v1/databases/bad/publish", nil, &rep); code != 200 {
+		t.Fatalf("publish: %d", code)
+	}
+	r.do("POST", "/v1/follow", map[string]string{"db": st.Address}, nil)
+	count := func() float64 {
+		var out struct {
+			Rows [][]any `json:"rows"`
+		}
+		if r.do("POST", "/v1/databases/bad/query", map[string]any{"sql": "SELECT count(*) FROM t"}, &out) != 200 || len(out.Rows) != 1 {
+			return -1
+		}
+		return out.Rows[0][0].(float64)
+	}
+	eventually(t, "the reader at version 1", func() bool { return count() == 1 })
+
+	// Seed garbage under the database's torrent name and point seq 2 at it.
+	addr, _ := record.ParseAddress(st.Address)
+	garbage := filepath.Join(t.TempDir(), "garbage")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not sqlite "), 5000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	info, err := snapshot.NewInfo(context.Background(), garbage, db.TorrentName(addr.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gih, err := wd.swarm.Seed(garbage, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record.Record{IH: gih, Size: info.Length}
+	v, _ := rec.Encode()
+	it, err := bep44.NewMutable(n.key, addr.Salt(), 2, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wd.DHT().Put(context.Background(), it, dht.PutOptions{CAS: 1, HasCAS: true}); err != nil {
+		t.Fatal(err)
+	}
+	var s Status
+	eventually(t, "the bad version to be refused", func() bool {
+		s = Status{}
+		r.do("GET", "/v1/databases/bad", nil, &s)
+		return s.LastNotice == "bad-version"
+	})
+	if s.Seq != 2 || s.Current != rep["ih"] || count() != 1 || rd.Runner().Metrics().FetchFailures.Load() == 0 {
+		t.Errorf("after a bad version: status %+v, %v rows; want seq 2 seen, version 1 kept", s, count())
+	}
 }
