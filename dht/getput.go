@@ -147,7 +147,7 @@ func (n *Node) Get(ctx context.Context, req GetRequest) (GetResult, error) {
 		args.Seq, args.HasSeq = g.minSeq, true
 	}
 	answers := map[netip.AddrPort]getAnswer{}
-	l, err := n.traverse(ctx, g.target, krpc.MethodGet, args, func(from lookup.Node, r *krpc.Return) {
+	l, err := n.traverse(ctx, g.target, krpc.MethodGet, args, n.softTimeout(), func(from lookup.Node, r *krpc.Return) {
 		if ans, ok := g.check(r); ok {
 			answers[from.Addr] = ans
 		}

@@ -24,6 +24,8 @@ const (
 	lookupSeeds = 3 * lookup.DefaultK
 	// putTargets is how many of the closest nodes a put or announce stores on.
 	putTargets = lookup.DefaultK
+	// putSoftFactor/2 scales the soft timeout of a put's lookup.
+	putSoftFactor = 3
 )
 
 // lookupEvent is what a query goroutine or a soft-timeout timer reports to
@@ -36,12 +38,13 @@ type lookupEvent struct {
 }
 
 // traverse runs one iterative lookup of target, sending query q with a copy
-// of args to each node the state machine picks. onReply is called, in the
+// of args to each node the state machine picks, with soft as the soft
+// timeout. onReply is called, in the
 // calling goroutine, for every answer the lookup accepts, with the node's
 // id and address. traverse returns the finished lookup (for Closest and
 // Responders) as soon as it is done; the queries still outstanding are
 // cancelled. The error is the context's if it ended first, or ErrClosed.
-func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krpc.Args,
+func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krpc.Args, soft time.Duration,
 	onReply func(from lookup.Node, r *krpc.Return)) (*lookup.Lookup, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
@@ -63,7 +66,6 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 		case <-ctx.Done():
 		}
 	}
-	soft := n.softTimeout()
 	send := func(nodes []lookup.Node) {
 		for _, nd := range nodes {
 			addr := nd.Addr
@@ -130,3 +132,8 @@ func tokenHolders(l *lookup.Lookup, tokens map[netip.AddrPort][]byte) []lookup.N
 
 func (n *Node) softTimeout() time.Duration { return n.cfg.SoftTimeout }
 func (n *Node) lookupAlpha() int           { return n.cfg.LookupAlpha }
+
+// putSoftTimeout is the soft timeout of a put's lookup: longer than a get's,
+// because a put is worth a little latency to reach the truly closest nodes,
+// slow ones included.
+func (n *Node) putSoftTimeout() time.Duration { return n.cfg.SoftTimeout * putSoftFactor / 2 }

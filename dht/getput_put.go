@@ -35,7 +35,7 @@ func (n *Node) Put(ctx context.Context, it bep44.Item, opts PutOptions) (PutRepo
 		args.Seq, args.HasSeq = it.Seq, true
 	}
 	tokens := map[netip.AddrPort][]byte{}
-	l, err := n.traverse(ctx, target, krpc.MethodGet, args, func(from lookup.Node, r *krpc.Return) {
+	l, err := n.traverse(ctx, target, krpc.MethodGet, args, n.putSoftTimeout(), func(from lookup.Node, r *krpc.Return) {
 		if len(r.Token) > 0 {
 			tokens[from.Addr] = bytes.Clone(r.Token)
 		}

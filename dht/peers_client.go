@@ -97,7 +97,7 @@ func (n *Node) peersLookup(ctx context.Context, infohash [20]byte, found func([]
 	pl := peersLookup{tokens: map[netip.AddrPort][]byte{}}
 	seen := map[netip.AddrPort]bool{}
 	args := krpc.Args{InfoHash: infohash, HasInfoHash: true}
-	l, err := n.traverse(ctx, infohash, krpc.MethodGetPeers, args, func(from lookup.Node, r *krpc.Return) {
+	l, err := n.traverse(ctx, infohash, krpc.MethodGetPeers, args, n.softTimeout(), func(from lookup.Node, r *krpc.Return) {
 		if len(r.Token) > 0 {
 			pl.tokens[from.Addr] = bytes.Clone(r.Token)
 		}
