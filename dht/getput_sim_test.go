@@ -197,6 +197,36 @@ func TestSimnetGetPut(t *testing.T) {
 	if mean := float64(o.stored) / ops; mean < 6.5 {
 		t.Errorf("puts stored on %.2f of the 8 closest live nodes on average, want >= 6.5", mean)
 	}
+
+	// Peers: a few nodes announce a torrent, another finds them.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ih := [20]byte{0: 0x5e, 19: 7}
+	var want []netip.AddrPort
+	var wg sync.WaitGroup
+	for k := range 4 {
+		nd := s.nodes[s.live[k]]
+		want = append(want, nd.Addr())
+		wg.Go(func() {
+			if _, err := nd.Announce(ctx, ih, 0, true); err != nil {
+				t.Errorf("announce from %v: %v", nd.Addr(), err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.nodes[s.live[10]].GetPeers(ctx, ih)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, p := range want {
+		if slices.Contains(got, p) {
+			found++
+		}
+	}
+	if found < 3 {
+		t.Errorf("get_peers found %d of the 4 announced peers (%v)", found, got)
+	}
 }
 
 // BenchmarkSimnetGetPut prints the figures of the scenario on a
