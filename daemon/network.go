@@ -40,6 +40,8 @@ var (
 	_ db.Snapshotter = (*Network)(nil)
 	_ db.Seeder      = (*Network)(nil)
 	_ db.Putter      = (*Network)(nil)
+	_ db.Getter      = (*Network)(nil)
+	_ db.Fetcher     = (*Network)(nil)
 )
 
 // Get implements Pointers over dht.Node.Get.

@@ -17,8 +17,8 @@ import (
 )
 
 // ErrNoPointer is wrapped by Pointers.Get when no node holds the pointer
-// (with a seq at least the one asked for).
-var ErrNoPointer = errors.New("daemon: no pointer found")
+// (with a seq at least the one asked for). It is db's sentinel.
+var ErrNoPointer = db.ErrNoPointer
 
 // ErrBadVersion is wrapped by Transfers.Fetch when the version itself is not
 // acceptable (not a snapshot torrent, not a sound SQLite file): an infohash

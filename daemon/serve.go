@@ -16,6 +16,7 @@ import (
 	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/dht"
 	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/keyfile"
 	"github.com/dhtdb/dhtdb/swarm"
 	"github.com/dhtdb/dhtdb/syncer"
@@ -55,6 +56,10 @@ type Config struct {
 	Sync syncer.Config
 	// Debounce is the automatic publish rule after writes.
 	Debounce db.Debounce
+	// Journal turns on the write journal of owned databases (db.Config);
+	// JournalPolicy is its conflict rule.
+	Journal       bool
+	JournalPolicy journal.Policy
 	// Passphrase unlocks encrypted key files. nil: plaintext key files only.
 	Passphrase func() (string, error)
 	// Clock and Logger: nil means clock.Real{} and discard.
@@ -155,8 +160,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	netw := &Network{DHT: d.node, Swarm: d.swarm, Metrics: metrics}
-	if d.store, err = db.Open(db.Config{Dir: cfg.DataDir, Publish: db.PublishConfig{Snapshotter: netw, Seeder: netw, Putter: netw},
-		Clock: cfg.Clock, Logger: log}); err != nil {
+	if d.store, err = db.Open(db.Config{Dir: cfg.DataDir,
+		Publish: db.PublishConfig{Snapshotter: netw, Seeder: netw, Putter: netw, Getter: netw, Fetcher: netw},
+		Journal: cfg.Journal, JournalPolicy: cfg.JournalPolicy, Clock: cfg.Clock, Logger: log}); err != nil {
 		return nil, err
 	}
 	api := &API{Store: d.store, Passphrase: cfg.Passphrase, LoadKey: keyfile.Load, Logger: log}

@@ -31,6 +31,10 @@ type Status struct {
 	LastNotice    string    `json:"last_event,omitempty"`
 }
 
+// StatusOf is the status of d from its saved state alone, for commands that
+// run without a daemon (no poll or put fields).
+func StatusOf(d *db.DB) Status { return newStatus(d) }
+
 func newStatus(d *db.DB) Status {
 	st := d.State()
 	s := Status{Address: d.Address().String(), Magnet: d.Address().Magnet(), Role: st.Role}

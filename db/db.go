@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"zombiezen.com/go/sqlite"
 
+	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/record"
 	"github.com/dhtdb/dhtdb/syncer"
 )
@@ -21,8 +23,9 @@ type DB struct {
 	mu sync.Mutex // guards st
 	st State
 
-	wmu   sync.Mutex   // serialises writes on wconn
-	wconn *sqlite.Conn // the owner's write connection, opened lazily
+	wmu   sync.Mutex       // serialises writes on wconn
+	wconn *sqlite.Conn     // the owner's write connection, opened lazily
+	j     *journal.Journal // the owner's write journal (Config.Journal), opened with wconn
 
 	pubmu sync.Mutex // one Publish at a time
 }
@@ -106,30 +109,75 @@ func (d *DB) updateState(f func(*State)) error {
 func (d *DB) close() error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	if d.wconn == nil {
-		return nil
+	return d.closeWriterLocked()
+}
+
+// closeWriterLocked closes the write connection and the journal (d.wmu
+// held); the next writer() reopens both.
+func (d *DB) closeWriterLocked() error {
+	var errs []error
+	if d.wconn != nil {
+		errs = append(errs, d.wconn.Close())
+		d.wconn = nil
 	}
-	err := d.wconn.Close()
-	d.wconn = nil
-	if err != nil {
+	if d.j != nil {
+		errs = append(errs, d.j.Close())
+		d.j = nil
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close %s: %w", d.addr, err)
 	}
 	return nil
 }
 
-// writer returns the owner's write connection.
+// writer returns the owner's write connection (d.wmu held), opening it and,
+// with Config.Journal, the journal, whose pending writes a crash kept out of
+// the live file are applied to it first (repair).
 func (d *DB) writer() (*sqlite.Conn, error) {
 	if d.Role() != RoleOwner {
 		return nil, fmt.Errorf("%w: %s is followed, not owned", ErrNotOwner, d.addr)
 	}
-	if d.wconn == nil {
-		c, err := openWriter(d.LivePath())
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", d.addr, err)
-		}
-		d.wconn = c
+	if d.wconn != nil {
+		return d.wconn, nil
 	}
-	return d.wconn, nil
+	c, err := openWriter(d.LivePath())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", d.addr, err)
+	}
+	cfg := d.store.cfg
+	if cfg.Journal {
+		j, err := journal.Open(journal.Config{Path: filepath.Join(d.dir, journalFile), Clock: cfg.Clock,
+			Policy: cfg.JournalPolicy, Logger: cfg.Logger})
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("open journal of %s: %w", d.addr, err)
+		}
+		rep, err := j.Rebase(context.Background(), c)
+		if err != nil {
+			j.Close()
+			c.Close()
+			return nil, fmt.Errorf("repair %s from its journal: %w", d.addr, err)
+		}
+		if len(rep.Applied) > 0 {
+			cfg.Logger.Info("repaired from the journal", "db", d.addr.String(), "applied", len(rep.Applied))
+		}
+		d.j = j
+	}
+	d.wconn = c
+	return c, nil
+}
+
+// Journal returns the write journal of an owned database, nil when
+// Config.Journal is off or the database was not written yet.
+func (d *DB) Journal() *journal.Journal {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.Role() == RoleOwner && d.store.cfg.Journal {
+		if _, err := d.writer(); err != nil {
+			return nil
+		}
+	}
+	return d.j
 }
 
 var errClosed = errors.New("db: closed")

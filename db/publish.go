@@ -75,11 +75,36 @@ type Putter interface {
 	Put(ctx context.Context, it bep44.Item, cas int64, hasCAS bool) (PutResult, error)
 }
 
+// ErrNoPointer is wrapped by Getter.Get when no node holds the pointer.
+var ErrNoPointer = errors.New("db: no pointer found")
+
+// Getter reads pointers from the DHT.
+//
+// Get returns the newest verified item of addr with seq >= minSeq and how
+// many of the closest nodes hold it. When nodes hold exactly minSeq and
+// nothing newer, the item has Seq == minSeq and may carry no V. It wraps
+// ErrNoPointer when no node holds seq >= minSeq.
+type Getter interface {
+	Get(ctx context.Context, addr record.Address, minSeq int64) (it bep44.Item, found int, err error)
+}
+
+// Fetcher downloads versions.
+//
+// Fetch downloads version ih of d, reusing the pieces of version base when
+// hasBase, and returns the path of the complete file, checked as SQLite.
+type Fetcher interface {
+	Fetch(ctx context.Context, d *DB, ih, base syncer.Hash, hasBase bool) (string, error)
+}
+
 // PublishConfig is what Publish needs to reach the network.
 type PublishConfig struct {
 	Snapshotter Snapshotter
 	Seeder      Seeder
 	Putter      Putter
+	// Getter and Fetcher let a writer with a journal read back its
+	// publish and catch up with versions other writers published.
+	Getter  Getter
+	Fetcher Fetcher
 }
 
 // Errors of Publish.

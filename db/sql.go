@@ -14,8 +14,9 @@ import (
 
 // ExecResult reports what a write did.
 type ExecResult struct {
-	Changes      int   `json:"changes"`        // rows changed by all statements
-	LastInsertID int64 `json:"last_insert_id"` // rowid of the last insert
+	Changes      int    `json:"changes"`        // rows changed by all statements
+	LastInsertID int64  `json:"last_insert_id"` // rowid of the last insert
+	ID           string `json:"id,omitempty"`   // the journal entry (writer/counter), with Config.Journal
 }
 
 // Rows is the result of a query, ready for encoding/json: each value is
@@ -58,6 +59,17 @@ func (d *DB) Exec(ctx context.Context, sql string, args ...any) (res ExecResult,
 	c, err := d.writer()
 	if err != nil {
 		return ExecResult{}, err
+	}
+	if d.j != nil {
+		r, err := d.j.Exec(ctx, c, sql, args...)
+		if err != nil {
+			return ExecResult{}, fmt.Errorf("exec on %s: %w", d.addr.Name, err)
+		}
+		res := ExecResult{Changes: r.Changes, LastInsertID: r.LastInsertID}
+		if r.Recorded {
+			res.ID = r.ID.String()
+		}
+		return res, nil
 	}
 	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
 	release := sqlitex.Save(c)

@@ -14,12 +14,14 @@ import (
 	"sync"
 
 	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/record"
 )
 
 // File names inside a database directory.
 const (
 	liveFile    = "live.sqlite"
+	journalFile = "journal.sqlite"
 	stateFile   = "state.json"
 	versionsDir = "versions"
 )
@@ -39,6 +41,13 @@ type Config struct {
 	// Publish holds what Publish needs to reach the network; zero fields
 	// make Publish fail with ErrOffline (local commands work without).
 	Publish PublishConfig
+	// Journal records every Exec of an owned database in a durable journal
+	// of changesets (package journal, issue 5: several writers, nothing
+	// lost). Tables then need a PRIMARY KEY. Off: Exec writes directly.
+	Journal bool
+	// JournalPolicy is the same-row conflict rule of the journal's rebase.
+	// "": journal.DefaultPolicy.
+	JournalPolicy journal.Policy
 	// Clock is the time source (record timestamps). nil: clock.Real{}.
 	Clock clock.Clock
 	// Logger receives debug logs. nil: discarded.
@@ -114,12 +123,14 @@ func (s *Store) Create(name string, key ed25519.PrivateKey) (record.Address, err
 	if err != nil {
 		return record.Address{}, err
 	}
-	conn, err := openWriter(d.LivePath())
+	d.wmu.Lock()
+	_, err = d.writer()
+	d.wmu.Unlock()
 	if err != nil {
+		d.close()
 		_ = os.RemoveAll(d.dir)
 		return record.Address{}, fmt.Errorf("create %s: %w", addr, err)
 	}
-	d.wconn = conn
 	s.dbs[addr] = d
 	return addr, nil
 }
