@@ -13,8 +13,11 @@
 //	                   highest seq seen with the signed pointer item held (its
 //	                   bytes, re-put verbatim after a restart), the installed
 //	                   version, and a publish that is signed but not yet stored
+//	    journal.sqlite the owner's write journal, with Config.Journal (package
+//	                   journal: every Exec as a changeset, for rebasing)
 //	    versions/      snapshot files of published or fetched versions, kept
 //	                   and seeded by the snapshot/swarm packages
+//	  daemon.json      while a daemon runs on DIR: where its API listens
 //
 // The name is hex-encoded in the path because a database name is any UTF-8
 // salt of 1 to 64 bytes, '/' and '..' included.
@@ -22,7 +25,9 @@
 // # Writing and publishing
 //
 // Exec runs SQL on the owner's working copy; the transaction is committed with
-// synchronous=FULL before Exec returns, so a write is durable locally. Publish
+// synchronous=FULL before Exec returns, so a write is durable locally. With
+// Config.Journal the write is first appended to the journal (and a crash
+// between journal and live commit is repaired when the writer reopens). Publish
 // snapshots the working copy (deterministic torrent), seeds it, builds the next
 // pointer record (seq+1, the previous ih moved into prev), signs it and puts it
 // with cas = the previous seq. The signed item is saved as pending before the
