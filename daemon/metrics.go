@@ -37,7 +37,7 @@ func (m *Metrics) WritePrometheus(w io.Writer, statuses []Status) error {
 		{"dhtdb_publishes_total", "Versions published by this node.", &m.Publishes},
 		{"dhtdb_publish_failures_total", "Publishes that failed.", &m.PublishFailures},
 		{"dhtdb_fetched_bytes_total", "Length of the versions fetched.", &m.FetchedBytes},
-		{"dhtdb_downloaded_bytes_total", "Bytes downloaded from peers.", &m.DownloadedBytes},
+		{"dhtdb_downloaded_bytes_total", "Piece data read from peers (what delta sync did not copy locally).", &m.DownloadedBytes},
 	}
 	for _, c := range counters {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v.Load()); err != nil {

@@ -174,6 +174,10 @@ func (n *Network) Install(ctx context.Context, d *db.DB, ih syncer.Hash, path st
 	if _, err := n.Swarm.Seed(v.Path, v.Info); err != nil {
 		return fmt.Errorf("install: seed: %w", err)
 	}
+	if n.Metrics != nil {
+		st := n.Swarm.Stats()
+		n.Metrics.DownloadedBytes.Store(st.BytesReadData.Int64())
+	}
 	return nil
 }
 

@@ -63,6 +63,10 @@ type Result struct {
 	IdlePutsPerPoll float64 `json:"idle_puts_per_poll"`
 	PollIntervalMs  float64 `json:"poll_interval_ms"`
 	DBBytes         int64   `json:"db_bytes"` // size of the last version
+	// DownloadedPerVersion is the piece data a reader downloaded per
+	// measured version, averaged over readers: what delta sync costs,
+	// against DBBytes for a full copy.
+	DownloadedPerVersion float64 `json:"downloaded_bytes_per_version"`
 }
 
 func (c Config) withDefaults() Config {
@@ -221,6 +225,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 
 	res = Result{Readers: cfg.Readers, Versions: cfg.Versions, PollIntervalMs: ms(cfg.PollInterval)}
+	downloaded := func() (n int64) {
+		for _, r := range readers {
+			n += r.Runner().Metrics().DownloadedBytes.Load()
+		}
+		return n
+	}
+	d0 := downloaded()
 	for v := range cfg.Versions {
 		t0 := time.Now()
 		ih, err := commit(v + 2)
@@ -233,6 +244,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		d := time.Since(t0)
 		res.PerVersionMs = append(res.PerVersionMs, ms(d))
 		cfg.Progress(fmt.Sprintf("version %d: every reader in %v", v+1, d.Round(time.Millisecond)))
+	}
+	if cfg.Readers > 0 && cfg.Versions > 0 {
+		res.DownloadedPerVersion = float64(downloaded()-d0) / float64(cfg.Readers*cfg.Versions)
 	}
 	sorted := slices.Sorted(slices.Values(res.PerVersionMs))
 	if len(sorted) > 0 {
