@@ -35,10 +35,13 @@
 //
 // A queried node is waiting, then stalled (soft timeout), then answered or
 // failed (error reply or hard timeout). Next walks the candidates from the
-// closest, skips stalled ones, and queries the unqueried nodes among the
-// first K that are not stalled while fewer than Alpha queries are waiting.
-// A stalled query therefore frees its slot and widens the lookup by one
-// node, yet its late answer is still used.
+// closest, skips stalled ones, and queries the unqueried nodes it meets
+// before K answered ones, while fewer than Alpha queries are waiting. A
+// waiting node does not fill that window, since it may turn out silent: the
+// next nodes are asked already, within Alpha, so a run of silent nodes near
+// the target costs one soft timeout instead of one each. A stalled query
+// frees its slot and widens the lookup by one node, yet its late answer is
+// still used.
 //
 // Termination: the lookup is done as soon as, walking from the closest live
 // (not failed) candidate and skipping stalled ones, K answered nodes are met

@@ -207,28 +207,29 @@ func (l *Lookup) leaveFlight(e *entry, s state) {
 // after New and after every event. It returns nothing once Done.
 //
 // It walks the candidates from the closest, skipping stalled ones, and
-// queries the unqueried nodes among the first K that are not stalled, while
-// fewer than Alpha queries are waiting.
+// queries the unqueried nodes it meets before K answered ones, while fewer
+// than Alpha queries are waiting. Waiting nodes do not fill that window:
+// any of them may turn out silent, so the next nodes are asked already
+// (Alpha bounds this speculation).
 func (l *Lookup) Next() []Node {
 	if l.Done() {
 		return nil
 	}
 	var out []Node
-	counted := 0
+	answered := 0
 	for _, e := range l.list {
-		if counted >= l.cfg.K || l.waiting >= l.cfg.Alpha || l.queries >= l.cfg.MaxQueries {
+		if answered >= l.cfg.K || l.waiting >= l.cfg.Alpha || l.queries >= l.cfg.MaxQueries {
 			break
 		}
 		switch e.state {
-		case stateStalled:
-			continue
+		case stateAnswered:
+			answered++
 		case stateNew:
 			e.state = stateWaiting
 			l.waiting++
 			l.queries++
 			out = append(out, e.node)
 		}
-		counted++
 	}
 	return out
 }

@@ -194,17 +194,33 @@ func TestScripts(t *testing.T) {
 			resp 1
 			closest 1 2 3
 		`},
-		{"waiting node closer than the K-th answer blocks", Config{K: 2, Alpha: 3}, `
+		{"waiting node closer than the K-th answer blocks", Config{K: 2, Alpha: 2}, `
 			seed 1 2 3
 			next 1 2
 			resp 2
+			# 1 may be silent: 3 is asked already
+			notdone
+			next 3
+			resp 3
+			# 2 and 3 answered, but 1 is closer and still waiting
 			notdone
 			next
 			stall 1
-			next 3
-			resp 3
 			done
 			closest 2 3
+		`},
+		{"speculation is bounded by alpha", Config{K: 2, Alpha: 2}, `
+			seed 1 2 3 4 5
+			next 1 2
+			stall 1
+			next 3
+			stall 2
+			next 4
+			resp 3
+			next 5
+			resp 4
+			done
+			closest 3 4
 		`},
 		{"failed nodes do not count", small, `
 			seed 1 2 3 4 5
