@@ -324,6 +324,7 @@ func (l *loop) notice(n syncer.Notice) {
 	if n.Err != nil {
 		attrs = append(attrs, "err", n.Err)
 	}
+	l.setStatus(func(s *Status) { s.note(n) })
 	switch n.Kind {
 	case syncer.NoticeReplay:
 		m.Replays.Add(1)
@@ -335,10 +336,33 @@ func (l *loop) notice(n syncer.Notice) {
 		l.log.Warn("sync", attrs...)
 	case syncer.NoticeMoved:
 		l.log.Warn("database moved to a new key", append(attrs, "key", fmt.Sprintf("%x", n.Key))...)
+		l.followMoved(n.Key)
 	default:
 		l.log.Info("sync", attrs...)
 	}
-	l.setStatus(func(s *Status) { s.note(n) })
+}
+
+// followMoved starts following the database under the owner's new key
+// (DESIGN §3: readers follow `next`). The old one keeps running: its
+// versions stay available.
+func (l *loop) followMoved(key []byte) {
+	if l.owner {
+		return
+	}
+	a, err := record.NewAddress(key, l.addr.Name)
+	if err != nil {
+		l.log.Warn("moved to an invalid key", "err", err)
+		return
+	}
+	go func() {
+		if _, err := l.r.cfg.Store.Follow(a); err != nil {
+			l.log.Warn("follow the moved database", "to", a.String(), "err", err)
+			return
+		}
+		if err := l.r.Add(a); err != nil {
+			l.log.Warn("follow the moved database", "to", a.String(), "err", err)
+		}
+	}()
 }
 
 // publish runs a Publish and feeds its result to the Follower.

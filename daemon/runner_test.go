@@ -300,3 +300,48 @@ func TestBadInputKeepsVersion(t *testing.T) {
 	_ = fmt.Sprint
 	_ = errors.New
 }
+
+// TestFollowKeyRotation: the owner moves the database to a new key (`next`
+// in the record); the reader starts following the new address by itself.
+func TestFollowKeyRotation(t *testing.T) {
+	n := newTestNet(t)
+	w := n.start(t, "", fast())
+	a, d := w.create(t, n.key, "moving")
+	exec(t, d, "CREATE TABLE t(x)")
+	rep, err := w.runner.Publish(context.Background(), a, n.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := n.start(t, "", fast())
+	r.follow(t, a)
+	eventually(t, "the reader to sync", func() bool { return count(t, r, a) == 0 })
+
+	// The new owner key publishes the database under the same name...
+	_, newKey, _ := ed25519.GenerateKey(nil)
+	w2 := n.start(t, "", fast())
+	a2, d2 := w2.create(t, newKey, "moving")
+	exec(t, d2, "CREATE TABLE t(x); INSERT INTO t VALUES (42)")
+	if _, err := w2.runner.Publish(context.Background(), a2, newKey); err != nil {
+		t.Fatal(err)
+	}
+	// ...and the old key's last record names it in `next`.
+	it, _ := db.DecodeItem(rep.Item)
+	rec, err := record.Decode(it.V)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.NextKey = a2.PublicKey[:]
+	v, _ := rec.Encode()
+	moved, err := bep44.NewMutable(n.key, a.Salt(), 2, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.dht.Put(context.Background(), moved, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reader to follow the new key", func() bool { return count(t, r, a2) == 1 })
+	st, _ := r.runner.Status(a)
+	if st.MovedTo != fmt.Sprintf("%x", a2.PublicKey[:]) {
+		t.Errorf("old address status %+v, want moved_to the new key", st)
+	}
+}
