@@ -103,7 +103,9 @@ func (n *Node) lookupStep(l *lookup.Lookup, ev lookupEvent, onReply func(lookup.
 		r := ev.msg.R
 		var closer []lookup.Node
 		for _, ni := range r.AllNodes() {
-			closer = append(closer, lookup.Node{ID: ni.ID, Addr: ni.Addr})
+			if ni.Addr != n.addr { // our own address under another id
+				closer = append(closer, lookup.Node{ID: ni.ID, Addr: ni.Addr})
+			}
 		}
 		if l.OnResponse(ev.addr, r.ID, closer) && onReply != nil {
 			onReply(lookup.Node{ID: r.ID, Addr: ev.addr}, r)
