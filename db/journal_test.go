@@ -2,10 +2,12 @@ package db
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"testing"
 
 	"github.com/dhtdb/dhtdb/journal"
+	"github.com/dhtdb/dhtdb/record"
 )
 
 // TestExecThroughJournal: with Config.Journal every write of an owned
@@ -58,4 +60,30 @@ func TestExecThroughJournal(t *testing.T) {
 	if all, err := d2.Journal().Entries(); err != nil || len(all) != len(pending) {
 		t.Errorf("journal after restart: %d entries %v, want %d", len(all), err, len(pending))
 	}
+}
+
+func TestJoinAsWriter(t *testing.T) {
+	e := newTestEnv(t)
+	s := e.open(t)
+	a := record.Address{PublicKey: [32]byte(e.key.Public().(ed25519.PublicKey)), Name: "shared"}
+	if _, err := s.Join(a, e.key); err == nil {
+		t.Error("joined without a journal")
+	}
+	sj, err := Open(Config{Dir: t.TempDir(), Journal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sj.Close()
+	other := newTestEnv(t)
+	if _, err := sj.Join(a, other.key); !errors.Is(err, ErrNotOwner) {
+		t.Errorf("join with another key: %v, want ErrNotOwner", err)
+	}
+	d, err := sj.Join(a, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Role() != RoleOwner || d.Journal() == nil {
+		t.Errorf("joined db: role %s, journal %v", d.Role(), d.Journal())
+	}
+	mustExec(t, d, "CREATE TABLE kv(k INTEGER PRIMARY KEY, v)")
 }

@@ -135,6 +135,36 @@ func (s *Store) Create(name string, key ed25519.PrivateKey) (record.Address, err
 	return addr, nil
 }
 
+// Join makes this node another writer of the database at a, whose key it
+// holds (`dhtdb follow DB --key FILE`): the database is owned here — writes
+// and publishes are allowed — and its working copy starts empty until
+// DB.CatchUp brings in the published version and rebases local writes onto
+// it. It needs Config.Journal, without which two writers lose writes.
+func (s *Store) Join(a record.Address, key ed25519.PrivateKey) (*DB, error) {
+	if !s.cfg.Journal {
+		return nil, errors.New("db: joining as a writer needs the write journal (Config.Journal)")
+	}
+	if len(key) != ed25519.PrivateKeySize || [32]byte(key.Public().(ed25519.PublicKey)) != a.PublicKey {
+		return nil, fmt.Errorf("join %s: %w: the key does not match the address", a, ErrNotOwner)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, err := s.newDB(a, RoleOwner)
+	if err != nil {
+		return nil, err
+	}
+	d.wmu.Lock()
+	_, err = d.writer()
+	d.wmu.Unlock()
+	if err != nil {
+		d.close()
+		_ = os.RemoveAll(d.dir)
+		return nil, fmt.Errorf("join %s: %w", a, err)
+	}
+	s.dbs[a] = d
+	return d, nil
+}
+
 // Follow starts keeping a local copy of the database at a. Following a
 // database already here returns it unchanged.
 func (s *Store) Follow(a record.Address) (*DB, error) {
