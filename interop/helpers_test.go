@@ -22,7 +22,7 @@ import (
 // shared, and speed is measured by benchmarks, not here.
 const testTimeout = 50 * time.Second
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
@@ -31,7 +31,7 @@ func testCtx(t *testing.T) context.Context {
 
 // waitFor polls cond until it holds or ctx ends; what describes the
 // condition in the failure.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -45,7 +45,7 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 }
 
 // startLibtorrent starts n libtorrent peers, each given boot as DHT nodes.
-func startLibtorrent(t *testing.T, n int, cfg ltpeer.Config) []*ltpeer.Peer {
+func startLibtorrent(t testing.TB, n int, cfg ltpeer.Config) []*ltpeer.Peer {
 	t.Helper()
 	peers := make([]*ltpeer.Peer, n)
 	for i := range peers {
@@ -56,7 +56,7 @@ func startLibtorrent(t *testing.T, n int, cfg ltpeer.Config) []*ltpeer.Peer {
 
 // introduce makes every libtorrent peer add every address (but its own) to
 // its routing table.
-func introduce(t *testing.T, ctx context.Context, peers []*ltpeer.Peer, addrs []netip.AddrPort) {
+func introduce(t testing.TB, ctx context.Context, peers []*ltpeer.Peer, addrs []netip.AddrPort) {
 	t.Helper()
 	for _, p := range peers {
 		for _, a := range addrs {
@@ -71,7 +71,7 @@ func introduce(t *testing.T, ctx context.Context, peers []*ltpeer.Peer, addrs []
 }
 
 // waitTables waits until each libtorrent peer holds at least n live nodes.
-func waitTables(t *testing.T, ctx context.Context, peers []*ltpeer.Peer, n int) {
+func waitTables(t testing.TB, ctx context.Context, peers []*ltpeer.Peer, n int) {
 	t.Helper()
 	for i, p := range peers {
 		if _, err := p.WaitNodes(ctx, n); err != nil {
@@ -90,7 +90,7 @@ func ltAddrs(peers []*ltpeer.Peer) []netip.AddrPort {
 
 // startAnacrolix starts an anacrolix/dht v2.24.0 server on 127.0.0.1 that
 // knows no routers, only the nodes it is told about.
-func startAnacrolix(t *testing.T, boot []netip.AddrPort) *anadht.Server {
+func startAnacrolix(t testing.TB, boot []netip.AddrPort) *anadht.Server {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -140,7 +140,7 @@ func bstring(s string) []byte { return []byte(fmt.Sprintf("%d:%s", len(s), s)) }
 
 // startOurs starts one of our dht nodes on 127.0.0.1; tweak may adjust its
 // config (nil: defaults).
-func startOurs(t *testing.T, tweak func(*dht.Config)) *dht.Node {
+func startOurs(t testing.TB, tweak func(*dht.Config)) *dht.Node {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -159,7 +159,7 @@ func startOurs(t *testing.T, tweak func(*dht.Config)) *dht.Node {
 	return n
 }
 
-func startOursN(t *testing.T, count int, tweak func(*dht.Config)) []*dht.Node {
+func startOursN(t testing.TB, count int, tweak func(*dht.Config)) []*dht.Node {
 	t.Helper()
 	out := make([]*dht.Node, count)
 	for i := range out {
@@ -178,7 +178,7 @@ func ourAddrs(nodes []*dht.Node) []netip.AddrPort {
 
 // joinOurs makes each of our nodes add every address (but its own) and
 // waits until each holds at least want nodes in its routing table.
-func joinOurs(t *testing.T, ctx context.Context, nodes []*dht.Node, addrs []netip.AddrPort, want int) {
+func joinOurs(t testing.TB, ctx context.Context, nodes []*dht.Node, addrs []netip.AddrPort, want int) {
 	t.Helper()
 	for _, n := range nodes {
 		for _, a := range addrs {

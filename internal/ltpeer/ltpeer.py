@@ -13,7 +13,6 @@
 import hashlib
 import json
 import os
-import queue
 import sys
 import threading
 import time
@@ -27,11 +26,14 @@ except Exception as e:  # ImportError, or a broken binary module
     sys.exit(3)
 
 out = sys.stdout
+out_lock = threading.Lock()
 
 
 def send(obj):
-    out.write(json.dumps(obj) + "\n")
-    out.flush()
+    line = json.dumps(obj) + "\n"
+    with out_lock:
+        out.write(line)
+        out.flush()
 
 
 def unhex(s):
@@ -162,6 +164,7 @@ class Driver:
         self.mask = 0
         self.capturing = False
         self.seen = []  # values of get responses captured while a get runs
+        self.lock = threading.Lock()
 
     # ---- session ----
     def cmd_start(self, a):
@@ -471,37 +474,31 @@ class Driver:
             send({"id": rid, "error": "%s: %s: %s" % (cmd, type(e).__name__, e)})
 
     def run(self):
-        lines = queue.Queue()
+        """Requests are dispatched by the stdin thread as they arrive (the
+        session is thread-safe); this thread waits for alerts. One lock
+        covers dispatching and alert handling, so a waiter is registered
+        before the alert that answers it can be handled."""
+        eof = threading.Event()
 
         def reader():
             for line in sys.stdin:
-                lines.put(line)
-            lines.put(None)
+                if line.strip():
+                    with self.lock:
+                        self.dispatch(line)
+            eof.set()
         threading.Thread(target=reader, daemon=True).start()
         send({"event": "ready", "version": lt.__version__, "pid": os.getpid()})
-        while True:
-            try:
-                line = lines.get(timeout=0.01 if self.ses is not None else 0.5)
-            except queue.Empty:
-                line = ""
-            if line is None:
-                return
-            if line.strip():
-                self.dispatch(line)
-                while True:
-                    try:
-                        more = lines.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        return
-                    if more.strip():
-                        self.dispatch(more)
-            if self.ses is not None:
-                self.ses.wait_for_alert(10)
-                for al in self.ses.pop_alerts():
+        while not eof.is_set():
+            ses = self.ses
+            if ses is None:
+                eof.wait(0.05)
+                continue
+            ses.wait_for_alert(100)
+            alerts = ses.pop_alerts()
+            with self.lock:
+                for al in alerts:
                     self.on_alert(al)
-            self.expire()
+                self.expire()
 
 
 if __name__ == "__main__":
