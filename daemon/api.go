@@ -19,7 +19,8 @@ import (
 //
 //	GET    /v1/databases                 statuses of every database
 //	POST   /v1/databases                 create {"name","key_file","passphrase"} -> status
-//	POST   /v1/follow                    follow {"db": address} -> status
+//	POST   /v1/follow                    follow {"db": address} -> status; with "key_file"
+//	                                     (and "passphrase"): join as another writer
 //	GET    /v1/databases/{db}            status of one database
 //	DELETE /v1/databases/{db}            unfollow
 //	POST   /v1/databases/{db}/query      {"sql","args"} -> {"columns","rows"}
@@ -94,14 +95,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("create needs key_file"))
 		return
 	}
-	pass := a.Passphrase
-	if req.Passphrase != "" {
-		pass = func() (string, error) { return req.Passphrase, nil }
-	}
-	if pass == nil {
-		pass = func() (string, error) { return "", errors.New("the key file is encrypted and no passphrase was given") }
-	}
-	key, err := a.LoadKey(req.KeyFile, pass)
+	key, err := a.LoadKey(req.KeyFile, a.passphrase(req.Passphrase))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("load key: %w", err))
 		return
@@ -122,18 +116,36 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
+	a.rememberKey(addr, key)
+	a.writeStatus(w, addr)
+}
+
+// passphrase returns the passphrase source for a key file: the request's,
+// else the daemon's.
+func (a *API) passphrase(given string) func() (string, error) {
+	switch {
+	case given != "":
+		return func() (string, error) { return given, nil }
+	case a.Passphrase != nil:
+		return a.Passphrase
+	}
+	return func() (string, error) { return "", errors.New("the key file is encrypted and no passphrase was given") }
+}
+
+func (a *API) rememberKey(addr record.Address, key ed25519.PrivateKey) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.keys == nil {
 		a.keys = map[record.Address]ed25519.PrivateKey{}
 	}
 	a.keys[addr] = key
-	a.mu.Unlock()
-	a.writeStatus(w, addr)
 }
 
 func (a *API) follow(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		DB string `json:"db"`
+		DB         string `json:"db"`
+		KeyFile    string `json:"key_file"`   // join as another writer holding the key
+		Passphrase string `json:"passphrase"` // of an encrypted key file
 	}
 	if !readJSON(w, r, &req) {
 		return
@@ -143,7 +155,22 @@ func (a *API) follow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	if _, err := a.Store.Follow(addr); err != nil {
+	if req.KeyFile != "" {
+		key, err := a.LoadKey(req.KeyFile, a.passphrase(req.Passphrase))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("load key: %w", err))
+			return
+		}
+		d, err := a.Store.Join(addr, key)
+		if err == nil {
+			err = d.SetKeyFile(req.KeyFile)
+		}
+		if err != nil {
+			writeError(w, statusOf(err), err)
+			return
+		}
+		a.rememberKey(addr, key)
+	} else if _, err := a.Store.Follow(addr); err != nil {
 		writeError(w, statusOf(err), err)
 		return
 	}
@@ -257,22 +284,11 @@ func (a *API) Key(d *db.DB) (ed25519.PrivateKey, error) {
 	if st.KeyFile == "" {
 		return nil, fmt.Errorf("%w: no key file recorded for %s", db.ErrNotOwner, d.Address())
 	}
-	pass := a.Passphrase
-	if pass == nil {
-		pass = func() (string, error) {
-			return "", errors.New("the key file is encrypted and the daemon has no passphrase")
-		}
-	}
-	key, err := a.LoadKey(st.KeyFile, pass)
+	key, err := a.LoadKey(st.KeyFile, a.passphrase(""))
 	if err != nil {
 		return nil, fmt.Errorf("load key of %s: %w", d.Address(), err)
 	}
-	a.mu.Lock()
-	if a.keys == nil {
-		a.keys = map[record.Address]ed25519.PrivateKey{}
-	}
-	a.keys[d.Address()] = key
-	a.mu.Unlock()
+	a.rememberKey(d.Address(), key)
 	return key, nil
 }
 
