@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/dhtdb/dhtdb/bep44"
+	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/record"
 	"github.com/dhtdb/dhtdb/syncer"
 )
@@ -127,6 +128,13 @@ type PublishReport struct {
 	Retried   int64          `json:"retried,omitempty"`   // the seq of an earlier pending publish finished first
 	Item      []byte         `json:"-"`                   // the signed item (EncodeItem bytes)
 	Pointer   syncer.Pointer `json:"-"`
+	// With the write journal (Config.Journal and a Getter and Fetcher):
+	Attempts  int                `json:"attempts,omitempty"`       // puts made; more than 1 when another writer won a race
+	Published []journal.ID       `json:"published,omitempty"`      // our writes now known to be in a published version
+	Rejected  []journal.ID       `json:"rejected,omitempty"`       // our writes the conflict rule (PolicyReject) left out
+	Conflicts []journal.Conflict `json:"conflicts,omitempty"`      // same-row conflicts decided on the way
+	Pending   int                `json:"pending_writes,omitempty"` // our writes not yet in a confirmed version
+	version   Version            // the snapshot put (for the confirmation)
 }
 
 // Publish publishes the working copy as the next version: snapshot, seed,
@@ -148,6 +156,16 @@ func (d *DB) Publish(ctx context.Context, key ed25519.PrivateKey) (PublishReport
 	if pc.Snapshotter == nil || pc.Seeder == nil || pc.Putter == nil {
 		return PublishReport{}, ErrOffline
 	}
+	if d.journaled() {
+		return d.publishJournaled(ctx, key)
+	}
+	return d.publishOnce(ctx, key)
+}
+
+// publishOnce is one publish attempt (d.pubmu held): finish a pending
+// publish, snapshot, sign seq+1, put with cas.
+func (d *DB) publishOnce(ctx context.Context, key ed25519.PrivateKey) (PublishReport, error) {
+	pc := d.store.cfg.Publish
 	var retried int64
 	if p := d.State().Pending; p != nil {
 		rep, err := d.finish(ctx, p, false)
@@ -207,7 +225,8 @@ func (d *DB) finish(ctx context.Context, p *Pending, first bool) (PublishReport,
 	if err != nil {
 		return PublishReport{}, fmt.Errorf("pending item: %w", err)
 	}
-	rep := PublishReport{Seq: it.Seq, IH: p.Pointer.IH, Size: p.Version.Size, Item: p.Item, Pointer: p.Pointer}
+	rep := PublishReport{Seq: it.Seq, IH: p.Pointer.IH, Size: p.Version.Size, Item: p.Item, Pointer: p.Pointer,
+		version: p.Version}
 	if err := pc.Seeder.Seed(ctx, p.Version); err != nil {
 		return rep, fmt.Errorf("seed: %w", err)
 	}
