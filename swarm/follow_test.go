@@ -111,6 +111,7 @@ func TestFollowVersionsThroughDHT(t *testing.T) {
 			t.Fatalf("seq %d: %v", seq, err)
 		}
 		last, _ := evs.last()
+		t.Logf("seq %d: fetched in %v", seq, last.Elapsed)
 		if opts.Base != nil {
 			plan, err := snapshot.PlanDelta(base.Info, v.Info)
 			if err != nil {

@@ -152,7 +152,9 @@ func downloadByInfohash(t *testing.T, seeder, leecher *torrent.Client, infoBytes
 	if err := st.VerifyData(); err != nil {
 		t.Fatal(err)
 	}
-	if !st.Complete().Bool() {
+	select {
+	case <-st.Complete().On():
+	case <-time.After(time.Minute):
 		t.Fatal("seeder's torrent is not complete")
 	}
 	lt, _ := leecher.AddTorrentOpt(torrent.AddTorrentOpts{InfoHash: ih})
