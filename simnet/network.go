@@ -271,7 +271,10 @@ func (n *Network) send(c *conn, to netip.AddrPort, p []byte) {
 	n.stats.inFlight.Add(1)
 	pk := packet{from: c.addr, to: to, data: p}
 	if d := n.RTT(c.addr, to) / 2; d > 0 {
-		n.sched.push(time.Now().Add(d), pk)
+		if !n.sched.push(time.Now().Add(d), pk) { // the network is closing
+			n.stats.inFlight.Add(-1)
+			n.drop(&n.stats.droppedUnreachable, size)
+		}
 	} else {
 		n.deliver(pk) // no latency: deliver before WriteTo returns
 	}

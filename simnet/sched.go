@@ -40,13 +40,13 @@ func newScheduler(deliver func(packet)) *scheduler {
 	return s
 }
 
-// push schedules pk for delivery at t. Packets due at the same time are
-// delivered in push order.
-func (s *scheduler) push(t time.Time, pk packet) {
+// push schedules pk for delivery at t; false means the scheduler has
+// stopped. Packets due at the same time are delivered in push order.
+func (s *scheduler) push(t time.Time, pk packet) bool {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.seq++
 	heap.Push(&s.h, item{at: t, seq: s.seq, pk: pk})
@@ -58,6 +58,7 @@ func (s *scheduler) push(t time.Time, pk packet) {
 		default:
 		}
 	}
+	return true
 }
 
 // stop ends the delivery goroutine and discards what is pending.
