@@ -104,10 +104,15 @@ func (c DHTConfig) validate() error {
 	case c.Puts < 0 || c.Gets < 0 || c.Concurrency < 0 || c.OpTimeout < 0:
 		return errors.New("negative count or timeout")
 	}
+	seen := map[string]bool{}
 	for _, impl := range c.Impls {
 		if implementations[impl] == nil {
-			return fmt.Errorf("unknown implementation %q", impl)
+			return fmt.Errorf("unknown implementation %q (have %s, %s, %s)", impl, ImplOurs, ImplAnacrolix, ImplAnacrolixClient)
 		}
+		if seen[impl] {
+			return fmt.Errorf("implementation %q listed twice", impl)
+		}
+		seen[impl] = true
 	}
 	return nil
 }

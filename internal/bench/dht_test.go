@@ -128,6 +128,7 @@ func TestDHTConfigValidate(t *testing.T) {
 		{Nodes: 100, Loss: 1},
 		{Nodes: 100, Silent: 0.9},
 		{Nodes: 100, Impls: []string{"bittorrent"}},
+		{Nodes: 100, Impls: []string{ImplOurs, ImplOurs}},
 	} {
 		if _, err := RunDHT(context.Background(), c, nil); err == nil {
 			t.Errorf("config %+v accepted", c)
