@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -189,9 +188,17 @@ func Start(ctx context.Context, cfg Config) (*Peer, error) {
 	return p, nil
 }
 
+// TB is the part of testing.TB that StartTest needs (an interface, so that
+// programs using ltpeer, such as the benchmarks, do not link package testing).
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // StartTest starts a peer for a test: it fails the test (naming the package
 // to install) when libtorrent is missing and closes the peer in t.Cleanup.
-func StartTest(t testing.TB, cfg Config) *Peer {
+func StartTest(t TB, cfg Config) *Peer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultStartTimeout)
 	defer cancel()
