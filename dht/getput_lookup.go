@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dhtdb/dhtdb/dht/lookup"
@@ -16,6 +17,8 @@ const (
 	// treats the node as stalled: it asks another node in its place and
 	// stops waiting for it to finish, while still taking a late answer. The
 	// hard timeout (Config.QueryTimeout) is when the query is abandoned.
+	// A lookup raises it to 3/2 of the median RTT it measures, up to 4x, on
+	// a network slower than the 40-300 ms it is tuned for.
 	DefaultSoftTimeout = 250 * time.Millisecond
 	// DefaultLookupAlpha is the number of outstanding, not stalled, queries
 	// of one lookup.
@@ -39,7 +42,7 @@ type lookupEvent struct {
 
 // traverse runs one iterative lookup of target, sending query q with a copy
 // of args to each node the state machine picks, with soft as the soft
-// timeout. onReply is called, in the
+// timeout (raised on a slow network, see rttSamples). onReply is called, in the
 // calling goroutine, for every answer the lookup accepts, with the node's
 // id and address. traverse returns the finished lookup (for Closest and
 // Responders) as soon as it is done; the queries still outstanding are
@@ -66,10 +69,13 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 		case <-ctx.Done():
 		}
 	}
+	var rtts rttSamples
+	sent := map[netip.AddrPort]time.Time{}
 	send := func(nodes []lookup.Node) {
 		for _, nd := range nodes {
 			addr := nd.Addr
-			timer := n.cfg.Clock.AfterFunc(soft, func() { report(lookupEvent{addr: addr, stall: true}) })
+			sent[addr] = n.cfg.Clock.Now()
+			timer := n.cfg.Clock.AfterFunc(rtts.softTimeout(soft), func() { report(lookupEvent{addr: addr, stall: true}) })
 			a := args // each query gets its own copy: query may fill in fields
 			go func() {
 				msg, err := n.query(ctx, addr, q, &a)
@@ -84,6 +90,9 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 		case <-ctx.Done():
 			return l, ctx.Err()
 		case ev := <-events:
+			if ev.err == nil && ev.msg != nil {
+				rtts.add(n.cfg.Clock.Now().Sub(sent[ev.addr]))
+			}
 			n.lookupStep(l, ev, onReply)
 		}
 		send(l.Next())
@@ -139,3 +148,22 @@ func (n *Node) lookupAlpha() int           { return n.cfg.LookupAlpha }
 // because a put is worth a little latency to reach the truly closest nodes,
 // slow ones included.
 func (n *Node) putSoftTimeout() time.Duration { return n.cfg.SoftTimeout * putSoftFactor / 2 }
+
+// rttSamples are the round-trip times of the answers of one lookup. They
+// adapt the soft timeout to the network: on a network slower than the one
+// the default is tuned for, stalling every node would end lookups on the
+// fastest nodes instead of the closest.
+type rttSamples []time.Duration
+
+func (r *rttSamples) add(d time.Duration) { *r = append(*r, d) }
+
+// softTimeout returns base, or 3/2 of the median RTT seen so far if that is
+// larger (once 3 answers are in), capped at 4 times base.
+func (r rttSamples) softTimeout(base time.Duration) time.Duration {
+	if len(r) < 3 {
+		return base
+	}
+	s := slices.Clone(r)
+	slices.Sort(s)
+	return min(max(base, s[len(s)/2]*3/2), 4*base)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/krpc"
@@ -122,5 +123,25 @@ func TestGetCheck(t *testing.T) {
 	}
 	if _, ok := gi.check(&krpc.Return{V: []byte("4:imm?")}); ok {
 		t.Errorf("immutable with the wrong hash accepted")
+	}
+}
+
+// The soft timeout follows a slow network, within bounds.
+func TestAdaptiveSoftTimeout(t *testing.T) {
+	ms := time.Millisecond
+	base := 250 * ms
+	for _, tc := range []struct {
+		rtts []time.Duration
+		want time.Duration
+	}{
+		{nil, base},
+		{[]time.Duration{900 * ms, 900 * ms}, base}, // too few samples
+		{[]time.Duration{100 * ms, 50 * ms, 120 * ms}, base},
+		{[]time.Duration{400 * ms, 300 * ms, 500 * ms, 50 * ms}, 600 * ms},
+		{[]time.Duration{5 * time.Second, 4 * time.Second, 6 * time.Second}, 4 * base},
+	} {
+		if got := rttSamples(tc.rtts).softTimeout(base); got != tc.want {
+			t.Errorf("rtts %v: soft timeout %v, want %v", tc.rtts, got, tc.want)
+		}
 	}
 }
