@@ -2,7 +2,9 @@ package journal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -135,5 +137,21 @@ func TestCounterNeverReused(t *testing.T) {
 	w.openJournal() // same writer id, entries intact: next is 3
 	if r := w.exec("INSERT INTO t VALUES(2)"); r.ID.Counter != 3 {
 		t.Fatalf("counter after reopen: %+v", r)
+	}
+}
+
+func TestConflictJSON(t *testing.T) {
+	c := Conflict{Table: "kv", Key: []any{"k", int64(3)}, Kind: KindUpdateUpdate, Columns: []string{"v"},
+		Ours: ID{WriterID{1, 2, 3, 4, 5, 6, 7, 8}, 4}, Theirs: ID{WriterID{0xff}, 9}, Decision: DecisionOurs}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"ours":{"writer":"0102030405060708","counter":4}`) {
+		t.Fatalf("json: %s", b)
+	}
+	var back Conflict
+	if err := json.Unmarshal(b, &back); err != nil || back.Ours != c.Ours || back.Theirs != c.Theirs {
+		t.Fatalf("round trip: %+v %v", back, err)
 	}
 }

@@ -22,6 +22,18 @@ type WriterID [8]byte
 
 func (w WriterID) String() string { return hex.EncodeToString(w[:]) }
 
+// MarshalText encodes the id as 16 hex digits.
+func (w WriterID) MarshalText() ([]byte, error) { return []byte(w.String()), nil }
+
+// UnmarshalText decodes 16 hex digits.
+func (w *WriterID) UnmarshalText(b []byte) error {
+	if len(b) != 16 {
+		return fmt.Errorf("journal: writer id %q: want 16 hex digits", b)
+	}
+	_, err := hex.Decode(w[:], b)
+	return err
+}
+
 // ID names one recorded write: its writer and that writer's counter (1, 2, ...).
 type ID struct {
 	Writer  WriterID `json:"writer"`
