@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/dht/lookup"
@@ -147,7 +148,7 @@ func (n *Node) Get(ctx context.Context, req GetRequest) (GetResult, error) {
 		args.Seq, args.HasSeq = g.minSeq, true
 	}
 	answers := map[netip.AddrPort]getAnswer{}
-	l, err := n.traverse(ctx, g.target, krpc.MethodGet, args, n.softTimeout(), func(from lookup.Node, r *krpc.Return) {
+	l, err := n.traverse(ctx, g.target, krpc.MethodGet, args, n.softTimeout(), func(from lookup.Node, r *krpc.Return, _ time.Duration) {
 		if ans, ok := g.check(r); ok {
 			answers[from.Addr] = ans
 		}

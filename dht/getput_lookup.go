@@ -44,11 +44,11 @@ type lookupEvent struct {
 // of args to each node the state machine picks, with soft as the soft
 // timeout (raised on a slow network, see rttSamples). onReply is called, in the
 // calling goroutine, for every answer the lookup accepts, with the node's
-// id and address. traverse returns the finished lookup (for Closest and
+// id and address and the round-trip time of the query. traverse returns the finished lookup (for Closest and
 // Responders) as soon as it is done; the queries still outstanding are
 // cancelled. The error is the context's if it ended first, or ErrClosed.
 func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krpc.Args, soft time.Duration,
-	onReply func(from lookup.Node, r *krpc.Return)) (*lookup.Lookup, error) {
+	onReply func(from lookup.Node, r *krpc.Return, rtt time.Duration)) (*lookup.Lookup, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
@@ -90,10 +90,12 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 		case <-ctx.Done():
 			return l, ctx.Err()
 		case ev := <-events:
+			var rtt time.Duration
 			if ev.err == nil && ev.msg != nil {
-				rtts.add(n.cfg.Clock.Now().Sub(sent[ev.addr]))
+				rtt = n.cfg.Clock.Now().Sub(sent[ev.addr])
+				rtts.add(rtt)
 			}
-			n.lookupStep(l, ev, onReply)
+			n.lookupStep(l, ev, rtt, onReply)
 		}
 		send(l.Next())
 	}
@@ -103,7 +105,8 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 	return l, nil
 }
 
-func (n *Node) lookupStep(l *lookup.Lookup, ev lookupEvent, onReply func(lookup.Node, *krpc.Return)) {
+func (n *Node) lookupStep(l *lookup.Lookup, ev lookupEvent, rtt time.Duration,
+	onReply func(lookup.Node, *krpc.Return, time.Duration)) {
 	var kerr *krpc.Error
 	switch {
 	case ev.stall:
@@ -117,7 +120,7 @@ func (n *Node) lookupStep(l *lookup.Lookup, ev lookupEvent, onReply func(lookup.
 			}
 		}
 		if l.OnResponse(ev.addr, r.ID, closer) && onReply != nil {
-			onReply(lookup.Node{ID: r.ID, Addr: ev.addr}, r)
+			onReply(lookup.Node{ID: r.ID, Addr: ev.addr}, r, rtt)
 		}
 	case errors.As(ev.err, &kerr):
 		l.OnError(ev.addr)
@@ -128,10 +131,10 @@ func (n *Node) lookupStep(l *lookup.Lookup, ev lookupEvent, onReply func(lookup.
 
 // tokenHolders returns the closest responders that gave a token, at most
 // putTargets of them.
-func tokenHolders(l *lookup.Lookup, tokens map[netip.AddrPort][]byte) []lookup.Node {
+func tokenHolders(l *lookup.Lookup, tokens map[netip.AddrPort]writeToken) []lookup.Node {
 	var out []lookup.Node
 	for _, nd := range l.Responders() {
-		if len(tokens[nd.Addr]) > 0 {
+		if len(tokens[nd.Addr].token) > 0 {
 			out = append(out, nd)
 			if len(out) == putTargets {
 				break

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/dht/lookup"
@@ -34,10 +35,10 @@ func (n *Node) Put(ctx context.Context, it bep44.Item, opts PutOptions) (PutRepo
 		// Nodes holding this seq or an older one answer without the value.
 		args.Seq, args.HasSeq = it.Seq, true
 	}
-	tokens := map[netip.AddrPort][]byte{}
-	l, err := n.traverse(ctx, target, krpc.MethodGet, args, n.putSoftTimeout(), func(from lookup.Node, r *krpc.Return) {
+	tokens := map[netip.AddrPort]writeToken{}
+	l, err := n.traverse(ctx, target, krpc.MethodGet, args, n.putSoftTimeout(), func(from lookup.Node, r *krpc.Return, rtt time.Duration) {
 		if len(r.Token) > 0 {
-			tokens[from.Addr] = bytes.Clone(r.Token)
+			tokens[from.Addr] = writeToken{bytes.Clone(r.Token), rtt}
 		}
 	})
 	if l != nil {

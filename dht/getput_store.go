@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/dht/lookup"
@@ -18,17 +19,25 @@ type storeReport struct {
 	msgs     int         // queries sent, retransmissions included
 }
 
+// writeToken is what a storing query to one node needs: the token it gave
+// in the lookup, and the round-trip time it answered in.
+type writeToken struct {
+	token []byte
+	rtt   time.Duration
+}
+
 // confirmFunc asks the node at addr whether it holds what was just stored.
 type confirmFunc func(ctx context.Context, addr netip.AddrPort) bool
 
 // storeOn sends query q with args (the token filled in per node) to every
 // node of targets in parallel and waits for all of them. A node that has not
-// answered within the soft timeout gets one retransmission, so that a lost
-// packet costs a soft timeout instead of the hard one. Storing twice is
+// answered within the soft timeout (or 3/2 of the RTT it showed in the
+// lookup, if longer, up to 4 soft timeouts) gets one retransmission, so that
+// a lost packet does not cost the hard timeout. Storing twice is
 // harmless (the same item or peer again refreshes it), except under a CAS: a
 // retransmitted put refused with a CAS mismatch may have been refused
 // because the first copy landed, so confirm (if not nil) then checks.
-func (n *Node) storeOn(ctx context.Context, targets []lookup.Node, tokens map[netip.AddrPort][]byte,
+func (n *Node) storeOn(ctx context.Context, targets []lookup.Node, tokens map[netip.AddrPort]writeToken,
 	q string, args krpc.Args, confirm confirmFunc) storeReport {
 	type result struct {
 		err  error
@@ -37,9 +46,10 @@ func (n *Node) storeOn(ctx context.Context, targets []lookup.Node, tokens map[ne
 	results := make(chan result, len(targets))
 	for _, t := range targets {
 		a := args
-		a.Token = tokens[t.Addr]
+		a.Token = tokens[t.Addr].token
+		retry := min(max(n.softTimeout(), tokens[t.Addr].rtt*3/2), 4*n.softTimeout())
 		go func() {
-			msgs, err := n.storeOne(ctx, t.Addr, q, a, confirm)
+			msgs, err := n.storeOne(ctx, t.Addr, q, a, retry, confirm)
 			results <- result{err, msgs}
 		}()
 	}
@@ -60,10 +70,10 @@ func (n *Node) storeOn(ctx context.Context, targets []lookup.Node, tokens map[ne
 	return rep
 }
 
-// storeOne stores on one node, with one retransmission after the soft
-// timeout. The first answer wins: nil for an acknowledgement, a *krpc.Error
+// storeOne stores on one node, with one retransmission after retryAfter. The first answer wins: nil for an acknowledgement, a *krpc.Error
 // for a refusal; otherwise the error of the last attempt (a timeout).
-func (n *Node) storeOne(ctx context.Context, addr netip.AddrPort, q string, args krpc.Args, confirm confirmFunc) (int, error) {
+func (n *Node) storeOne(ctx context.Context, addr netip.AddrPort, q string, args krpc.Args,
+	retryAfter time.Duration, confirm confirmFunc) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan error, 2)
@@ -74,7 +84,7 @@ func (n *Node) storeOne(ctx context.Context, addr netip.AddrPort, q string, args
 	}
 	go send()
 	fire := make(chan struct{})
-	timer := n.cfg.Clock.AfterFunc(n.softTimeout(), func() { close(fire) })
+	timer := n.cfg.Clock.AfterFunc(retryAfter, func() { close(fire) })
 	defer timer.Stop()
 	retry := fire
 	pending, msgs, retried := 1, 1, false

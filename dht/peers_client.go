@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/dhtdb/dhtdb/dht/lookup"
 	"github.com/dhtdb/dhtdb/krpc"
@@ -88,18 +89,18 @@ func (n *Node) AnnounceStream(ctx context.Context, infohash [20]byte, port int, 
 
 type peersLookup struct {
 	l      *lookup.Lookup
-	tokens map[netip.AddrPort][]byte
+	tokens map[netip.AddrPort]writeToken
 }
 
 // peersLookup runs a get_peers lookup, reporting new valid peers to found and
 // collecting the tokens of the nodes that answered.
 func (n *Node) peersLookup(ctx context.Context, infohash [20]byte, found func([]netip.AddrPort)) (peersLookup, error) {
-	pl := peersLookup{tokens: map[netip.AddrPort][]byte{}}
+	pl := peersLookup{tokens: map[netip.AddrPort]writeToken{}}
 	seen := map[netip.AddrPort]bool{}
 	args := krpc.Args{InfoHash: infohash, HasInfoHash: true}
-	l, err := n.traverse(ctx, infohash, krpc.MethodGetPeers, args, n.softTimeout(), func(from lookup.Node, r *krpc.Return) {
+	l, err := n.traverse(ctx, infohash, krpc.MethodGetPeers, args, n.softTimeout(), func(from lookup.Node, r *krpc.Return, rtt time.Duration) {
 		if len(r.Token) > 0 {
-			pl.tokens[from.Addr] = bytes.Clone(r.Token)
+			pl.tokens[from.Addr] = writeToken{bytes.Clone(r.Token), rtt}
 		}
 		var fresh []netip.AddrPort
 		for _, p := range r.Values {
