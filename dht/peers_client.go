@@ -55,7 +55,7 @@ func (n *Node) GetPeersStream(ctx context.Context, infohash [20]byte, found func
 // AnnounceStream is Announce that hands each batch of newly found peers to
 // found as the answers arrive (in the lookup's goroutine: found must not
 // block for long), then announces and reports the outcome. Each peer is
-// reported once. Port 0 without impliedPort only looks up.
+// reported once; found may be nil. Port 0 without impliedPort only looks up.
 func (n *Node) AnnounceStream(ctx context.Context, infohash [20]byte, port int, impliedPort bool,
 	found func([]netip.AddrPort)) (AnnounceReport, error) {
 	if port < 0 || port > 65535 {
@@ -64,7 +64,9 @@ func (n *Node) AnnounceStream(ctx context.Context, infohash [20]byte, port int, 
 	var rep AnnounceReport
 	pl, err := n.peersLookup(ctx, infohash, func(p []netip.AddrPort) {
 		rep.Peers += len(p)
-		found(p)
+		if found != nil {
+			found(p)
+		}
 	})
 	if pl.l != nil {
 		rep.Msgs = pl.l.Stats().Queries
