@@ -178,6 +178,14 @@ func (f *Follower) onPollResult(out *actions, now time.Time, ev PollResult) {
 }
 
 func (f *Follower) onPublished(out *actions, now time.Time, ev Published) {
+	if ev.Seq == f.st.Seq && f.st.Item != nil && bytes.Equal(ev.Item, f.st.Item) {
+		f.lastPut = now // a poll saw our publish first
+		if !f.st.HasCurrent || f.st.Current != ev.Pointer.IH {
+			f.st.Current, f.st.HasCurrent = ev.Pointer.IH, true
+			out.dirty = true
+		}
+		return
+	}
 	if ev.Seq <= f.st.Seq {
 		out.add(Notice{Kind: NoticeReplay, Seq: ev.Seq})
 		return
