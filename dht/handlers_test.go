@@ -178,3 +178,32 @@ func TestIPv6Requester(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkHandleGet measures answering a get for a stored mutable item.
+func BenchmarkHandleGet(b *testing.B) {
+	n, _ := newTestNode(b, func(c *Config) { c.RateLimit = -1 })
+	for i := range 100 {
+		n.nodeAnswered(idOf(byte(i)), netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 2, byte(i)}), 6881))
+	}
+	it := mutable(b, testKey(1), "db", 1, "1:a")
+	wantCode(b, "put", ask(n, peerA, krpc.MethodPut, putArgs(it, tokenFor(b, n, peerA))), 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := ask(n, peerA, krpc.MethodGet, &krpc.Args{Target: it.Target(), HasTarget: true}); r.R.V == nil {
+			b.Fatal("no value")
+		}
+	}
+}
+
+// BenchmarkHandlePut measures a mutable put refresh (signature check included).
+func BenchmarkHandlePut(b *testing.B) {
+	n, _ := newTestNode(b, func(c *Config) { c.RateLimit = -1 })
+	it := mutable(b, testKey(1), "db", 1, "1:a")
+	tok := tokenFor(b, n, peerA)
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := ask(n, peerA, krpc.MethodPut, putArgs(it, tok)); r.E != nil {
+			b.Fatal(r.E)
+		}
+	}
+}
