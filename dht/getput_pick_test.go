@@ -145,3 +145,34 @@ func TestAdaptiveSoftTimeout(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGetCheck feeds hostile get answers to the value check: it must never
+// panic, and whatever it accepts must be genuine.
+func FuzzGetCheck(f *testing.F) {
+	it, err := bep44.NewMutable(testKey(4), []byte("f"), 3, []byte("3:abc"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(it.V, it.K[:], it.Sig[:], int64(3), true, int64(0))
+	f.Add([]byte("i1e"), it.K[:], make([]byte, 64), int64(9), true, int64(2))
+	f.Add([]byte(nil), []byte(nil), []byte(nil), int64(2), true, int64(2))
+	f.Fuzz(func(t *testing.T, v, k, sig []byte, seq int64, hasSeq bool, minSeq int64) {
+		r := &krpc.Return{V: v, K: k, Sig: sig, Seq: seq, HasSeq: hasSeq}
+		g, err := GetRequest{PublicKey: it.K[:], Salt: []byte("f"), MinSeq: minSeq}.validate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ans, ok := g.check(r); ok {
+			if ans.item.Seq < minSeq || ans.item.Target() != g.target {
+				t.Fatalf("accepted %+v for MinSeq %d", ans.item, minSeq)
+			}
+			if ans.hasValue && ans.item.Verify() != nil {
+				t.Fatalf("accepted a value that does not verify")
+			}
+		}
+		gi, _ := GetRequest{Target: bep44.ImmutableTarget([]byte("3:abc"))}.validate()
+		if ans, ok := gi.check(r); ok && !bytes.Equal(ans.item.V, []byte("3:abc")) {
+			t.Fatalf("immutable check accepted %q", ans.item.V)
+		}
+	})
+}
