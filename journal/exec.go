@@ -328,9 +328,11 @@ func (a *authorizer) Authorize(ac sqlite.Action) sqlite.AuthResult {
 			}
 			a.writes = append(a.writes, t)
 		}
-		if ac.Type() == sqlite.OpDelete && !strings.HasPrefix(strings.ToLower(t), "sqlite_") {
+		if ac.Type() == sqlite.OpDelete && !a.ddl && !strings.HasPrefix(strings.ToLower(t), "sqlite_") {
 			// Ignore on a DELETE keeps the statement but turns off the
 			// truncate optimisation, so every deleted row is recorded.
+			// (Not in DROP TABLE, checked after SQLITE_DROP_TABLE: there
+			// Ignore would silently skip the drop.)
 			return sqlite.AuthResultIgnore
 		}
 	case sqlite.OpCreateTable, sqlite.OpDropTable, sqlite.OpAlterTable, sqlite.OpCreateIndex, sqlite.OpDropIndex,

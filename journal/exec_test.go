@@ -155,3 +155,16 @@ func TestConflictJSON(t *testing.T) {
 		t.Fatalf("round trip: %+v %v", back, err)
 	}
 }
+
+func TestDropTableRecorded(t *testing.T) {
+	w := newWriter(t, newClock(), "", "", 1)
+	w.exec("CREATE TABLE t(id INTEGER PRIMARY KEY); INSERT INTO t VALUES(1)")
+	w.exec("DROP TABLE t; CREATE TABLE t(id TEXT PRIMARY KEY, v)")
+	if n := query(t, w.livePath(), "SELECT COUNT(*) FROM pragma_table_info('t')"); n != int64(2) {
+		t.Fatalf("table t has %v columns after drop and create, want 2", n)
+	}
+	es, _ := w.j.entries(false, true)
+	if len(es[1].steps) != 2 || es[1].steps[0].Kind != stepSQL || es[1].steps[1].Kind != stepSQL {
+		t.Fatalf("steps: %+v", es[1].steps)
+	}
+}

@@ -271,7 +271,9 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 			if err != nil {
 				return nil, false, err
 			}
-			if !slices.Equal(pk, ch.PK) {
+			// Columns added to the base since (ALTER TABLE ADD COLUMN appends)
+			// are fine: SQLite gives them their defaults. Anything else is not.
+			if len(pk) < len(ch.PK) || !slices.Equal(pk[:len(ch.PK)], ch.PK) || slices.Contains(pk[len(ch.PK):], true) {
 				skip[ch.Table] = true
 				confs = append(confs, Conflict{Table: ch.Table, Kind: KindSchema, Ours: e.ID, OursTime: e.Time,
 					Decision: DecisionSkipped})
@@ -400,12 +402,27 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 			return sqlite.ChangesetOmit
 		}
 	}
-	filter := func(table string) bool { return !skip[table] }
-	if err := c.ApplyChangeset(strings.NewReader(string(data)), filter, handler); err != nil {
+	// One table at a time, so a table SQLite cannot apply the changes to
+	// (its columns changed meaning: a type mismatch, a constraint on a new
+	// column) is skipped and reported alone.
+	var tables []string
+	for _, ch := range chs {
+		if !skip[ch.Table] && !slices.Contains(tables, ch.Table) {
+			tables = append(tables, ch.Table)
+		}
+	}
+	for _, tb := range tables {
+		nc, nf := len(confs), len(fixes)
+		filter := func(table string) bool { return table == tb }
+		err := c.ApplyChangeset(strings.NewReader(string(data)), filter, handler)
 		if herr != nil {
 			return nil, false, herr
 		}
-		return nil, false, err
+		if err != nil {
+			confs, fixes = confs[:nc], fixes[:nf]
+			skip[tb] = true
+			confs = append(confs, Conflict{Table: tb, Kind: KindSchema, Ours: e.ID, OursTime: e.Time, Decision: DecisionSkipped})
+		}
 	}
 	if reject && len(confs) > 0 {
 		return confs, true, nil
@@ -416,6 +433,9 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 		}
 	}
 	for k, ch := range byKey {
+		if skip[ch.Table] {
+			continue
+		}
 		d, conflicted := decided[k]
 		th := theirs[k]
 		if !conflicted || d == DecisionOurs || (d == DecisionMerged && later(ts, e.ID, th.TS, th.ID)) {

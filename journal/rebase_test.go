@@ -199,3 +199,28 @@ func TestRebaseIdempotent(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// A column added by one writer while the other writes rows of the table:
+// the rows are rebased and get the column's default.
+func TestRebaseOntoAddedColumn(t *testing.T) {
+	a, b, _ := twoWriters(t, "", setupKV)
+	a.exec("ALTER TABLE kv ADD COLUMN note TEXT DEFAULT 'd'")
+	b.exec("INSERT INTO kv VALUES('b', 'B', 1)")
+	b.exec("UPDATE kv SET v = 'xB' WHERE k = 'x'")
+	rep := b.rebaseOnto(a.snapshot())
+	if len(rep.Applied) != 2 || len(rep.Conflicts) != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	got := dump(t, b.snapshot(), false)
+	if !contains(got, "k=b v=B n=1 note=d") || !contains(got, "k=x v=xB n=0 note=d") {
+		t.Fatalf("content:\n%s", got)
+	}
+	// A table whose key changed shape is a reported schema conflict.
+	a2, b2, _ := twoWriters(t, "", setupKV)
+	a2.exec("DROP TABLE kv; CREATE TABLE kv(id INTEGER PRIMARY KEY, k TEXT, v TEXT, n INTEGER)")
+	b2.exec("INSERT INTO kv VALUES('b', 'B', 1)")
+	rep = b2.rebaseOnto(a2.snapshot())
+	if len(rep.Conflicts) != 1 || rep.Conflicts[0].Kind != KindSchema || rep.Conflicts[0].Table != "kv" {
+		t.Fatalf("report: %+v", rep)
+	}
+}
