@@ -74,8 +74,22 @@ func (d *DB) catchUp(ctx context.Context) (CatchUpReport, error) {
 	}
 	st := d.State()
 	rep := CatchUpReport{Seq: it.Seq}
-	if it.Seq < st.Sync.Seq || (it.Seq == st.Sync.Seq && bytes.Equal(it.V, heldValue(st))) {
-		return rep, nil // we hold it (or newer: our last put is not everywhere yet)
+	if it.Seq < st.Sync.Seq {
+		return rep, nil // our last put is not everywhere yet
+	}
+	if it.Seq == st.Sync.Seq && bytes.Equal(it.V, heldValue(st)) {
+		// We hold it. If it is our publish whose read-back failed, the
+		// journal learns now which of our writes it contains.
+		if pend, err := j.Pending(); err != nil || len(pend) == 0 || !st.Sync.HasCurrent {
+			return rep, err
+		}
+		path, err := pc.Fetcher.Fetch(ctx, d, st.Sync.Pointer.IH, st.Sync.Pointer.IH, false)
+		if err != nil {
+			return rep, fmt.Errorf("held version seq %d: %w", it.Seq, err)
+		}
+		crep, err := j.Confirm(ctx, path, it.Seq)
+		rep.Published, rep.Rejected, rep.Conflicts = crep.Published, crep.Rejected, crep.Conflicts
+		return rep, err
 	}
 	rec, err := record.Decode(it.V)
 	if err != nil {

@@ -341,3 +341,42 @@ func TestJournaledSplitPointerHeals(t *testing.T) {
 		t.Fatalf("pointer seq %d on %d nodes (%v), want one value on all 8", it.Seq, n, err)
 	}
 }
+
+// A publish whose read-back failed: the next catch-up confirms it.
+func TestJournaledReadBackFailure(t *testing.T) {
+	e := newTestEnv(t)
+	a := journaledWriter(t, e.dht, e.seeder, e.key, "")
+	mustExec(t, a, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	mustPublish(t, a, e.key)
+	mustExec(t, a, "INSERT INTO t VALUES(1)")
+	// The catch-up read works, the read-back after the put fails.
+	a.store.cfg.Publish.Getter = &onceAfter{Getter: memPointers{e.dht}, ok: 1}
+	if _, err := a.Publish(context.Background(), e.key); err == nil {
+		t.Fatal("publish with a failed read-back: no error")
+	}
+	if p, _ := a.Journal().Pending(); len(p) != 1 {
+		t.Fatalf("pending after the failed read-back: %d, want 1", len(p))
+	}
+	a.store.cfg.Publish.Getter = memPointers{e.dht}
+	cu := mustCatchUp(t, a)
+	if cu.Rebased || len(cu.Published) != 1 {
+		t.Fatalf("catch-up: %+v", cu)
+	}
+	if p, _ := a.Journal().Pending(); len(p) != 0 {
+		t.Fatalf("pending after catch-up: %d", len(p))
+	}
+}
+
+// onceAfter lets ok reads through, then fails every read.
+type onceAfter struct {
+	Getter
+	ok int
+}
+
+func (g *onceAfter) Get(ctx context.Context, addr record.Address, minSeq int64) (bep44.Item, int, error) {
+	if g.ok == 0 {
+		return bep44.Item{}, 0, errors.New("network down")
+	}
+	g.ok--
+	return g.Getter.Get(ctx, addr, minSeq)
+}
