@@ -69,7 +69,10 @@ func (n *Node) Bootstrap(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if _, err := n.findNode(ctx, n.id); err != nil && ctx.Err() != nil {
+	// The bootstrap nodes told us our external IP (BEP 42 `ip`): a public
+	// node takes an id that matches it before it introduces itself.
+	n.adoptBEP42ID()
+	if _, err := n.findNode(ctx, n.ID()); err != nil && ctx.Err() != nil {
 		return fmt.Errorf("bootstrap: %w", ctx.Err())
 	}
 	// The lookup of our own id fills the buckets near us; one lookup of a
@@ -133,7 +136,7 @@ func (n *Node) findNode(ctx context.Context, target [20]byte) ([]krpc.NodeInfo, 
 	for _, ni := range n.closest(target, 3*K) {
 		seeds = append(seeds, lookup.Node{ID: ni.ID, Addr: ni.Addr})
 	}
-	l, err := lookup.New(lookup.Config{Target: target, Self: n.id, Alpha: n.cfg.LookupAlpha}, seeds)
+	l, err := lookup.New(lookup.Config{Target: target, Self: n.ID(), Alpha: n.cfg.LookupAlpha}, seeds)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +221,7 @@ func (n *Node) scheduleMaintenance() {
 // refreshes buckets without activity for BucketRefresh by a lookup of a
 // random id in their range. Queries run in the background.
 func (n *Node) maintain() {
+	n.adoptBEP42ID()
 	now := n.clock.Now()
 	var ping []netip.AddrPort
 	var refresh [][20]byte

@@ -21,6 +21,11 @@
 //     store.go (BEP 44 items: 700 by default, 2 h lifetime, least recently
 //     put evicted first); peerstore.go; ratelimit.go (per source IP and
 //     port by default, so a loopback testnet on one IP works);
+//   - bep42.go: secure node ids. A node whose own address is public takes a
+//     BEP 42 id at start; one bound to an unspecified or private address
+//     learns its external IP from the `ip` field of answers (3 nodes must
+//     agree) and then switches to a matching id, rebuilding its table.
+//     Loopback and private addresses are exempt;
 //   - bootstrap.go: Bootstrap, Ping, AddNode and the background maintenance
 //     (expiry, bucket refresh, pings of questionable nodes), which
 //     Config.DisableBackground turns off for tests.

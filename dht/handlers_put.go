@@ -68,6 +68,7 @@ func (n *Node) handlePut(from netip.AddrPort, m *krpc.Msg) *krpc.Msg {
 	// The token master secret never changes after New: no lock needed.
 	it, perr := parsePut(m.A, func(tok []byte) bool { return n.tokens.valid(tok, from.Addr(), now) })
 	n.mu.Lock()
+	self := n.id
 	n.noteQuerierLocked(from, m)
 	if perr == nil {
 		if code, msg := n.store.put(it, m.A.CAS, m.A.HasCAS && it.Mutable, now); code != 0 {
@@ -80,5 +81,5 @@ func (n *Node) handlePut(from netip.AddrPort, m *krpc.Msg) *krpc.Msg {
 		return errorReply(m.T, perr.code, perr.msg)
 	}
 	n.stats.itemsStored.Add(1)
-	return &krpc.Msg{T: m.T, Y: krpc.TypeResponse, R: &krpc.Return{ID: n.id}, IP: from}
+	return &krpc.Msg{T: m.T, Y: krpc.TypeResponse, R: &krpc.Return{ID: self}, IP: from}
 }

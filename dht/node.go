@@ -32,7 +32,6 @@ type Node struct {
 	fast   addrPortConn // conn, when it has the allocation-free methods
 	clock  clock.Clock
 	log    *slog.Logger
-	id     [20]byte
 	addr   netip.AddrPort
 	ctx    context.Context // ends on Close
 	cancel context.CancelFunc
@@ -40,6 +39,8 @@ type Node struct {
 
 	mu      sync.Mutex
 	closed  bool
+	id      [20]byte // changes only to adopt a BEP 42 id (see bep42.go)
+	ext     externalIP
 	rand    *mrand.Rand
 	table   *table
 	txs     map[uint16]*pendingTx
@@ -142,7 +143,11 @@ func (n *Node) Close() error {
 }
 
 // ID returns the node id.
-func (n *Node) ID() [20]byte { return n.id }
+func (n *Node) ID() [20]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.id
+}
 
 // Addr returns the local address of the node's conn.
 func (n *Node) Addr() netip.AddrPort { return n.addr }
@@ -163,6 +168,9 @@ type Stats struct {
 	ErrorsSent   uint64 // KRPC error replies sent
 	ItemsStored  uint64 // successful puts handled (stored or refreshed)
 	PutsRejected uint64 // puts answered with an error
+	// ExternalIP is our IP as reported (BEP 42 `ip`) by at least 3 nodes;
+	// invalid until then.
+	ExternalIP netip.Addr
 }
 
 type counters struct {
@@ -173,7 +181,7 @@ type counters struct {
 // Stats returns a snapshot of the node's counters.
 func (n *Node) Stats() Stats {
 	n.mu.Lock()
-	s := Stats{Nodes: n.table.len(), Buckets: len(n.table.buckets), Items: n.store.len(), Peers: n.peers.count()}
+	s := Stats{Nodes: n.table.len(), Buckets: len(n.table.buckets), Items: n.store.len(), Peers: n.peers.count(), ExternalIP: n.ext.agreed}
 	n.mu.Unlock()
 	c := &n.stats
 	s.PacketsIn, s.PacketsOut = c.packetsIn.Load(), c.packetsOut.Load()

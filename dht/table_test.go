@@ -172,3 +172,47 @@ func TestBEP42Vectors(t *testing.T) {
 		t.Error("loopback/private addresses not exempt")
 	}
 }
+
+func TestAdoptBEP42IDFromVotes(t *testing.T) {
+	n, _ := newTestNode(t, nil)
+	for i := 1; i <= 20; i++ {
+		n.nodeAnswered(idOf(byte(i*10)), addrN(i))
+	}
+	before := n.Stats().Nodes
+	public := netip.MustParseAddr("203.0.113.7")
+	n.mu.Lock()
+	n.voteExternalLocked(netip.MustParseAddr("127.0.0.2"), public)
+	n.voteExternalLocked(netip.MustParseAddr("127.0.0.2"), public) // one vote per voter
+	n.voteExternalLocked(netip.MustParseAddr("127.0.0.3"), public)
+	n.mu.Unlock()
+	if n.adoptBEP42ID() {
+		t.Fatal("adopted an id after 2 votes")
+	}
+	n.mu.Lock()
+	n.voteExternalLocked(netip.MustParseAddr("127.0.0.4"), public)
+	n.mu.Unlock()
+	if !n.adoptBEP42ID() {
+		t.Fatal("no BEP 42 id after 3 votes for a public IP")
+	}
+	if !bep42Valid(n.ID(), public) || n.Stats().ExternalIP != public {
+		t.Fatalf("id %x not valid for %v", n.ID(), public)
+	}
+	// Buckets are cut differently around the new id: some nodes may move to
+	// replacement caches, but the table stays populated.
+	if got := n.Stats().Nodes; got < K || got > before {
+		t.Fatalf("table holds %d nodes after the id change (%d before)", got, before)
+	}
+	if n.adoptBEP42ID() {
+		t.Fatal("id changed twice")
+	}
+
+	fixed, _ := newTestNode(t, func(c *Config) { c.ID = idOf(1) })
+	fixed.mu.Lock()
+	for i := range 3 {
+		fixed.voteExternalLocked(netip.AddrFrom4([4]byte{127, 0, 0, byte(10 + i)}), public)
+	}
+	fixed.mu.Unlock()
+	if fixed.adoptBEP42ID() || fixed.ID() != idOf(1) {
+		t.Fatal("a configured id was replaced")
+	}
+}

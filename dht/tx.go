@@ -53,7 +53,6 @@ func (n *Node) query(ctx context.Context, addr netip.AddrPort, q string, a *krpc
 	if !addr.IsValid() || addr.Port() == 0 {
 		return nil, fmt.Errorf("query %s: invalid address %v", q, addr)
 	}
-	a.ID = n.id
 	p := &pendingTx{addr: addr, ch: make(chan txResult, 1)}
 	n.mu.Lock()
 	if n.closed {
@@ -63,6 +62,7 @@ func (n *Node) query(ctx context.Context, addr netip.AddrPort, q string, a *krpc
 	if n.txs == nil {
 		n.txs = make(map[uint16]*pendingTx)
 	}
+	a.ID = n.id
 	var key uint16
 	for {
 		key = uint16(n.rand.Uint32())
@@ -137,6 +137,9 @@ func (n *Node) handleReply(from netip.AddrPort, m *krpc.Msg, pkt []byte) {
 		return
 	}
 	delete(n.txs, key)
+	if m.IP.IsValid() {
+		n.voteExternalLocked(from.Addr(), m.IP.Addr())
+	}
 	if m.R != nil {
 		if m.R.ID != n.id {
 			n.seenLocked(m.R.ID, from, true)
