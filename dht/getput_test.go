@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -202,6 +203,21 @@ func TestGetDoesNotWaitForSilentNode(t *testing.T) {
 		if f.gets.Load() == 0 {
 			t.Fatalf("silent node %v was never asked", f.addr())
 		}
+	}
+
+	// The queries to the silent nodes were abandoned when the get returned:
+	// more gets leave no goroutines behind.
+	base := runtime.NumGoroutine()
+	for range 10 {
+		if _, err := getter.Get(ctx, GetRequest{Target: it.Target()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; runtime.NumGoroutine() > base+2; i++ {
+		if i == 100 {
+			t.Fatalf("%d goroutines after 10 gets, %d before", runtime.NumGoroutine(), base)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
