@@ -218,3 +218,25 @@ func query(t testing.TB, path, q string) any {
 }
 
 func newClock() *clock.Fake { return clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }
+
+func twoWriters2(t testing.TB) (a, b *writer, base string) {
+	clk := newClock()
+	o := newWriter(t, clk, "", "", 9)
+	o.exec(setupKV)
+	base = o.snapshot()
+	return newWriter(t, clk, base, "", 1), newWriter(t, clk, base, "", 2), base
+}
+
+// snapshotOf opens a fresh copy of version.
+func (w *writer) snapshotOf(version string) *sqlite.Conn {
+	w.t.Helper()
+	tmp := filepath.Join(w.dir, fmt.Sprintf("copy%d.sqlite", tmpSeq.Add(1)))
+	if err := snapshot.Create(context.Background(), version, tmp); err != nil {
+		w.t.Fatal(err)
+	}
+	c, err := sqlite.OpenConn(tmp, sqlite.OpenReadWrite)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c
+}
