@@ -37,6 +37,13 @@ type loop struct {
 	paths   map[syncer.Hash]string             // fetched files awaiting install
 	deb     db.Debounce
 
+	// multi: an owned database with a write journal, whose key other
+	// writers may hold too: versions they publish are caught up with
+	// (db.CatchUp) instead of installed.
+	multi    bool
+	catching bool // a CatchUp runs
+	behind   bool // the last CatchUp failed: retry after the next poll
+
 	smu    sync.Mutex
 	status Status
 }
@@ -59,6 +66,7 @@ func newLoop(r *Runner, d *db.DB) (*loop, error) {
 		fetches: map[syncer.Hash]context.CancelFunc{}, paths: map[syncer.Hash]string{},
 		deb: r.cfg.Debounce,
 	}
+	l.multi = owner && d.Journal() != nil
 	l.status = newStatus(d)
 	return l, nil
 }
@@ -93,6 +101,9 @@ func (l *loop) run() {
 			l.log.Warn("resume seeding", "err", err)
 		}
 	}()
+	if l.multi {
+		l.catchUp() // a joined writer starts empty; a restarted one may be behind
+	}
 	for {
 		now := clk.Now()
 		l.apply(l.f.Tick(now))
@@ -143,8 +154,12 @@ func (l *loop) apply(acts []syncer.Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case syncer.Save:
-			if err := l.d.SaveSync(a.State); err != nil {
-				l.log.Error("save sync state", "err", err)
+			// With several writers the held pointer is what the working
+			// copy builds on: db.Publish and db.CatchUp keep it.
+			if !l.multi {
+				if err := l.d.SaveSync(a.State); err != nil {
+					l.log.Error("save sync state", "err", err)
+				}
 			}
 			l.setStatus(func(s *Status) { s.fromState(a.State) })
 		case syncer.Poll:
@@ -199,8 +214,52 @@ func (l *loop) poll(minSeq int64) func() {
 	}
 	return func() {
 		l.setStatus(func(s *Status) { s.LastFound = found; s.LastPollErr = errString(err) })
+		before := l.f.State().Seq
 		l.step(ev)
+		if l.multi && (l.f.State().Seq > before || l.behind) {
+			l.catchUp() // a seq we did not publish, or a retry
+		}
 	}
+}
+
+// catchUp runs db.CatchUp in the background: another writer's version is
+// fetched and our unpublished writes are rebased onto it; if some remain
+// unpublished, a publish is scheduled.
+func (l *loop) catchUp() {
+	if l.catching {
+		return
+	}
+	l.catching = true
+	l.async(func() func() {
+		rep, err := l.d.CatchUp(l.ctx)
+		var pending int
+		if j := l.d.Journal(); j != nil {
+			if p, perr := j.Pending(); perr == nil {
+				pending = len(p)
+			}
+		}
+		return func() {
+			l.catching = false
+			l.behind = err != nil
+			if err != nil {
+				l.log.Warn("catch up", "err", err)
+			}
+			st := l.d.State()
+			l.setStatus(func(s *Status) {
+				s.fromState(st.Sync)
+				s.PendingWrites = pending
+				if err != nil {
+					s.PublishErr = err.Error()
+				}
+				if len(rep.Conflicts) > 0 {
+					s.LastConflicts = rep.Conflicts
+				}
+			})
+			if pending > 0 {
+				l.deb.Wrote(l.r.cfg.Clock.Now())
+			}
+		}
+	})
 }
 
 func (l *loop) pollResult(it bep44.Item, found int) syncer.Event {
@@ -378,7 +437,17 @@ func (l *loop) publish(ctx context.Context, key ed25519.PrivateKey) (db.PublishR
 		l.setStatus(func(s *Status) { s.PublishErr = err.Error() })
 		return rep, err
 	}
-	l.setStatus(func(s *Status) { s.PublishErr = "" })
+	l.setStatus(func(s *Status) {
+		s.PublishErr = ""
+		if len(rep.Conflicts) > 0 {
+			s.LastConflicts = rep.Conflicts
+		}
+	})
+	if j := l.d.Journal(); j != nil {
+		if p, err := j.Pending(); err == nil {
+			l.setStatus(func(s *Status) { s.PendingWrites = len(p) })
+		}
+	}
 	if !rep.Unchanged {
 		m.Publishes.Add(1)
 		m.PutStored.Add(int64(rep.Put.Stored))

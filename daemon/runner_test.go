@@ -38,10 +38,18 @@ func newTestNet(t *testing.T) *testNet {
 
 func (n *testNet) start(t *testing.T, dir string, sync syncer.Config) *testNode {
 	t.Helper()
+	return n.startWith(t, dir, sync, false)
+}
+
+// startWith starts a node; journal turns on the write journal (several
+// writers with one key).
+func (n *testNet) startWith(t *testing.T, dir string, sync syncer.Config, journal bool) *testNode {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := db.Open(db.Config{Dir: dir, Publish: db.PublishConfig{Snapshotter: n.swarm, Seeder: n.swarm, Putter: n.dht}})
+	s, err := db.Open(db.Config{Dir: dir, Journal: journal, Publish: db.PublishConfig{Snapshotter: n.swarm, Seeder: n.swarm,
+		Putter: n.dht, Getter: n.dht, Fetcher: n.swarm}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dhtdb/dhtdb/db"
+	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/syncer"
 )
 
@@ -28,7 +29,13 @@ type Status struct {
 	LastPutStored int       `json:"last_put_stored"`
 	LastPutErr    string    `json:"last_put_error,omitempty"`
 	PublishErr    string    `json:"publish_error,omitempty"`
-	LastNotice    string    `json:"last_event,omitempty"`
+	// PendingWrites counts journaled writes not yet in a confirmed
+	// published version (databases with a write journal).
+	PendingWrites int `json:"pending_writes,omitempty"`
+	// LastConflicts are the same-row conflicts of the last publish or
+	// catch-up that involved this writer.
+	LastConflicts []journal.Conflict `json:"last_conflicts,omitempty"`
+	LastNotice    string             `json:"last_event,omitempty"`
 }
 
 // StatusOf is the status of d from its saved state alone, for commands that
@@ -97,5 +104,6 @@ func (l *loop) statusCopy() Status {
 	defer l.smu.Unlock()
 	s := l.status
 	s.Fetching = slices.Clone(s.Fetching)
+	s.LastConflicts = slices.Clone(s.LastConflicts)
 	return s
 }

@@ -61,13 +61,19 @@ func (d *DB) VersionsDir() string { return filepath.Join(d.dir, versionsDir) }
 
 // SaveSync persists the sync engine's state (on a syncer.Save action). A
 // state with a lower seq than the one stored is stale (a Publish ran
-// meanwhile) and is ignored: the held pointer never goes back.
+// meanwhile) and is ignored: the held pointer never goes back. For an owned
+// database the local version at the same seq is kept as Publish and CatchUp
+// recorded it.
 func (d *DB) SaveSync(p syncer.Persisted) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.st
 	if p.Seq < st.Sync.Seq {
 		return nil
+	}
+	if st.Role == RoleOwner && p.Seq == st.Sync.Seq {
+		// The owner's local version is what Publish and CatchUp made.
+		p.Current, p.HasCurrent = st.Sync.Current, st.Sync.HasCurrent
 	}
 	st.Sync = p
 	if err := writeState(d.dir, st); err != nil {
