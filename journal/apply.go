@@ -1,0 +1,281 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// fix is a column update decided by the merge rule, run after the apply.
+type fix struct {
+	table string
+	key   []any
+	cols  []int
+	vals  []any
+}
+
+// applyChangeset applies one changeset with the conflict rule.
+func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Conflict, bool, error) {
+	chs, err := parseChangeset(data)
+	if err != nil {
+		return nil, false, err
+	}
+	ts := e.Time.UnixNano()
+	var confs []Conflict
+	names := map[string][]string{}
+	skip := map[string]bool{}
+	byKey := map[string]*change{}
+	theirs := map[string]stamp{}
+	for i := range chs {
+		ch := &chs[i]
+		if _, seen := names[ch.Table]; !seen && !skip[ch.Table] {
+			pk, cols, err := tableShape(c, ch.Table)
+			if err != nil {
+				return nil, false, err
+			}
+			// Columns added to the base since (ALTER TABLE ADD COLUMN appends)
+			// are fine: SQLite gives them their defaults. Anything else is not.
+			if len(pk) < len(ch.PK) || !slices.Equal(pk[:len(ch.PK)], ch.PK) || slices.Contains(pk[len(ch.PK):], true) {
+				skip[ch.Table] = true
+				confs = append(confs, Conflict{Table: ch.Table, Kind: KindSchema, Ours: e.ID, OursTime: e.Time,
+					Decision: DecisionSkipped})
+				continue
+			}
+			names[ch.Table] = cols
+		}
+		if skip[ch.Table] {
+			continue
+		}
+		k := rowKey(ch.Table, ch.key())
+		byKey[k] = ch
+		st, ok, err := getRowStamp(c, ch.Table, ch.key())
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			theirs[k] = st
+		}
+	}
+	if reject && len(confs) > 0 {
+		return confs, true, nil
+	}
+	var fixes []fix
+	decided := map[string]string{}
+	var herr error
+	handler := func(ct sqlite.ConflictType, it *sqlite.ChangesetIterator) sqlite.ConflictAction {
+		if ct == sqlite.ChangesetForeignKey {
+			confs = append(confs, Conflict{Kind: KindForeignKey, Ours: e.ID, OursTime: e.Time, Decision: DecisionOurs})
+			return sqlite.ChangesetOmit
+		}
+		ch, k, err := iterChange(it, byKey)
+		if err != nil {
+			herr = err
+			return sqlite.ChangesetAbort
+		}
+		th, known := theirs[k]
+		oursLater := !known || later(ts, e.ID, th.TS, th.ID)
+		add := func(kind, decision string, cols []string) {
+			cf := Conflict{Table: ch.Table, Key: ch.key(), Kind: kind, Columns: cols, Ours: e.ID, OursTime: e.Time,
+				Decision: decision}
+			if known {
+				cf.Theirs, cf.TheirsTime = th.ID, time.Unix(0, th.TS).UTC()
+			}
+			confs = append(confs, cf)
+			decided[k] = decision
+		}
+		switch ct {
+		case sqlite.ChangesetData:
+			if ch.Op == opDelete { // a delete wins over a concurrent update
+				add(KindDeleteUpdate, DecisionOurs, nil)
+				if reject {
+					return sqlite.ChangesetOmit
+				}
+				return sqlite.ChangesetReplace
+			}
+			f := fix{table: ch.Table, key: ch.key()}
+			var both []string
+			theirsWon := false
+			for i := range ch.New {
+				if !ch.New[i].Defined || ch.PK[i] {
+					continue
+				}
+				v, err := it.ConflictValue(i)
+				if err != nil {
+					herr = err
+					return sqlite.ChangesetAbort
+				}
+				cur := goValue(v)
+				switch {
+				case equalValue(cur, ch.New[i].V):
+				case equalValue(cur, ch.Old[i].V):
+					f.cols, f.vals = append(f.cols, i), append(f.vals, ch.New[i].V)
+				default:
+					both = append(both, names[ch.Table][i])
+					if oursLater {
+						f.cols, f.vals = append(f.cols, i), append(f.vals, ch.New[i].V)
+					} else {
+						theirsWon = true
+					}
+				}
+			}
+			if len(both) > 0 {
+				d := DecisionOurs
+				if theirsWon {
+					d = DecisionTheirs
+					if len(f.cols) > 0 {
+						d = DecisionMerged
+					}
+				}
+				add(KindUpdateUpdate, d, both)
+			}
+			if len(f.cols) > 0 && !(reject && len(both) > 0) {
+				fixes = append(fixes, f)
+			}
+			return sqlite.ChangesetOmit
+		case sqlite.ChangesetNotFound:
+			if ch.Op == opUpdate { // they deleted the row: the delete wins
+				add(KindUpdateDelete, DecisionTheirs, nil)
+			}
+			return sqlite.ChangesetOmit
+		case sqlite.ChangesetConflict:
+			same := true
+			for i := range ch.New {
+				v, err := it.ConflictValue(i)
+				if err != nil {
+					herr = err
+					return sqlite.ChangesetAbort
+				}
+				same = same && equalValue(goValue(v), ch.New[i].V)
+			}
+			if same {
+				return sqlite.ChangesetOmit
+			}
+			if oursLater {
+				add(KindInsertInsert, DecisionOurs, nil)
+				if reject {
+					return sqlite.ChangesetOmit
+				}
+				return sqlite.ChangesetReplace
+			}
+			add(KindInsertInsert, DecisionTheirs, nil)
+			return sqlite.ChangesetOmit
+		default: // constraint
+			add(KindConstraint, DecisionSkipped, nil)
+			return sqlite.ChangesetOmit
+		}
+	}
+	// One table at a time, so a table SQLite cannot apply the changes to
+	// (its columns changed meaning: a type mismatch, a constraint on a new
+	// column) is skipped and reported alone.
+	var tables []string
+	for _, ch := range chs {
+		if !skip[ch.Table] && !slices.Contains(tables, ch.Table) {
+			tables = append(tables, ch.Table)
+		}
+	}
+	for _, tb := range tables {
+		nc, nf := len(confs), len(fixes)
+		filter := func(table string) bool { return table == tb }
+		err := c.ApplyChangeset(strings.NewReader(string(data)), filter, handler)
+		if herr != nil {
+			return nil, false, herr
+		}
+		if err != nil {
+			confs, fixes = confs[:nc], fixes[:nf]
+			skip[tb] = true
+			confs = append(confs, Conflict{Table: tb, Kind: KindSchema, Ours: e.ID, OursTime: e.Time, Decision: DecisionSkipped})
+		}
+	}
+	if reject && len(confs) > 0 {
+		return confs, true, nil
+	}
+	for _, f := range fixes {
+		if err := runFix(c, f, names[f.table], byKey[rowKey(f.table, f.key)].PK); err != nil {
+			return nil, false, fmt.Errorf("merge %s: %w", f.table, err)
+		}
+	}
+	for k, ch := range byKey {
+		if skip[ch.Table] {
+			continue
+		}
+		d, conflicted := decided[k]
+		th := theirs[k]
+		if !conflicted || d == DecisionOurs || (d == DecisionMerged && later(ts, e.ID, th.TS, th.ID)) {
+			if err := setRowStamp(c, ch.Table, ch.key(), stamp{e.ID, ts}); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	return confs, false, nil
+}
+
+// iterChange finds the parsed change the iterator is on.
+func iterChange(it *sqlite.ChangesetIterator, byKey map[string]*change) (*change, string, error) {
+	op, err := it.Operation()
+	if err != nil {
+		return nil, "", err
+	}
+	pk, err := it.PrimaryKey()
+	if err != nil {
+		return nil, "", err
+	}
+	var key []any
+	for i, p := range pk {
+		if !p {
+			continue
+		}
+		var v sqlite.Value
+		if op.Type == sqlite.OpInsert {
+			v, err = it.New(i)
+		} else {
+			v, err = it.Old(i)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		key = append(key, goValue(v))
+	}
+	k := rowKey(op.TableName, key)
+	ch := byKey[k]
+	if ch == nil {
+		return nil, "", errors.New("conflict on a change not in the changeset")
+	}
+	return ch, k, nil
+}
+
+func runFix(c *sqlite.Conn, f fix, names []string, pk []bool) error {
+	var set, where []string
+	args := slices.Clone(f.vals)
+	for _, i := range f.cols {
+		set = append(set, quoteIdent(names[i])+" = ?")
+	}
+	ki := 0
+	for i, p := range pk {
+		if p {
+			where = append(where, quoteIdent(names[i])+" = ?")
+			args = append(args, f.key[ki])
+			ki++
+		}
+	}
+	q := "UPDATE " + quoteIdent(f.table) + " SET " + strings.Join(set, ", ") + " WHERE " + strings.Join(where, " AND ")
+	return sqlitex.Execute(c, q, &sqlitex.ExecOptions{Args: args})
+}
+
+func goValue(v sqlite.Value) any {
+	switch v.Type() {
+	case sqlite.TypeInteger:
+		return v.Int64()
+	case sqlite.TypeFloat:
+		return v.Float()
+	case sqlite.TypeText:
+		return v.Text()
+	case sqlite.TypeBlob:
+		return v.Blob()
+	}
+	return nil
+}
