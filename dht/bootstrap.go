@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -201,6 +202,10 @@ func (n *Node) findNode(ctx context.Context, target [20]byte) ([]krpc.NodeInfo, 
 	return out, nil
 }
 
+// maxPingsPerRound bounds the pings of questionable nodes per maintenance
+// round, so a large table that went quiet is not pinged all at once.
+const maxPingsPerRound = 8
+
 // scheduleMaintenance arms the next background maintenance round.
 func (n *Node) scheduleMaintenance() {
 	n.mu.Lock()
@@ -223,6 +228,7 @@ func (n *Node) scheduleMaintenance() {
 func (n *Node) maintain() {
 	n.adoptBEP42ID()
 	now := n.clock.Now()
+	var stale []*tableEntry
 	var ping []netip.AddrPort
 	var refresh [][20]byte
 	n.mu.Lock()
@@ -235,13 +241,18 @@ func (n *Node) maintain() {
 	for i, b := range n.table.buckets {
 		for _, e := range b.nodes {
 			if e.fails > 0 || now.Sub(e.lastSeen) >= BucketRefresh {
-				ping = append(ping, e.addr)
+				stale = append(stale, e)
 			}
 		}
 		if now.Sub(b.changed) >= BucketRefresh && len(refresh) < 2 {
 			refresh = append(refresh, n.table.randomIDInBucket(i, n.rand.Uint64))
 			b.changed = now // one refresh per period, even if it finds nothing
 		}
+	}
+	// Ping at most maxPingsPerRound per round, the least recently seen first.
+	slices.SortFunc(stale, func(a, b *tableEntry) int { return a.lastSeen.Compare(b.lastSeen) })
+	for _, e := range stale[:min(len(stale), maxPingsPerRound)] {
+		ping = append(ping, e.addr)
 	}
 	n.mu.Unlock()
 	for _, a := range ping {

@@ -218,3 +218,51 @@ func TestMalformedPacketsGetErrorOrNothing(t *testing.T) {
 		t.Fatalf("Malformed = %d", s.Malformed)
 	}
 }
+
+// Maintenance pings nodes not heard from for BucketRefresh: the silent ones
+// are evicted after MaxFails timeouts, the live one stays.
+func TestMaintenanceEvictsSilentNodes(t *testing.T) {
+	n, fc := newTestNode(t, nil)
+	live := startRealNodes(t, 1, nil)[0]
+	n.nodeAnswered(live.ID(), live.Addr())
+	for i := range 3 {
+		c := listen(t) // bound, never answers
+		t.Cleanup(func() { c.Close() })
+		n.nodeAnswered(idOf(byte(0x80+i)), c.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort())
+	}
+	if n.Stats().Nodes != 4 {
+		t.Fatalf("table: %d nodes", n.Stats().Nodes)
+	}
+	fc.Advance(BucketRefresh)
+	deadline := time.Now().Add(20 * time.Second)
+	for n.Stats().Nodes > 1 && time.Now().Before(deadline) {
+		n.maintain()
+		// Let the queries go out and the live node's answers come back
+		// before the fake clock times out whatever is still pending.
+		time.Sleep(20 * time.Millisecond)
+		waitNoPendingTo(t, n, live.Addr())
+		fc.Advance(DefaultQueryTimeout)
+		fc.Advance(BucketRefresh)
+	}
+	if got := n.closest(idOf(0), 10); len(got) != 1 || got[0].Addr != live.Addr() {
+		t.Fatalf("table after maintenance: %v, want only the live node", got)
+	}
+}
+
+func waitNoPendingTo(t *testing.T, n *Node, addr netip.AddrPort) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		pending := false
+		n.mu.Lock()
+		for _, p := range n.txs {
+			pending = pending || p.addr == addr
+		}
+		n.mu.Unlock()
+		if !pending {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("queries to %v never answered", addr)
+}
