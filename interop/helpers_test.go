@@ -123,16 +123,21 @@ func anaAddr(s *anadht.Server) netip.AddrPort {
 }
 
 // anaPing pings addr from s (which adds it to s's routing table when it
-// answers) and returns the id it answered with.
+// answers) and returns the id it answered with. A ping that times out is
+// tried again (anacrolix's own timeout is short for a busy machine).
 func anaPing(s *anadht.Server, addr netip.AddrPort) ([20]byte, error) {
-	res := s.Ping(net.UDPAddrFromAddrPort(addr))
-	if err := res.ToError(); err != nil {
-		return [20]byte{}, fmt.Errorf("anacrolix ping %v: %w", addr, err)
+	var err error
+	for range 3 {
+		res := s.Ping(net.UDPAddrFromAddrPort(addr))
+		if err = res.ToError(); err != nil {
+			continue
+		}
+		if res.Reply.R == nil {
+			return [20]byte{}, fmt.Errorf("anacrolix ping %v: no response body", addr)
+		}
+		return res.Reply.R.ID, nil
 	}
-	if res.Reply.R == nil {
-		return [20]byte{}, fmt.Errorf("anacrolix ping %v: no response body", addr)
-	}
-	return res.Reply.R.ID, nil
+	return [20]byte{}, fmt.Errorf("anacrolix ping %v: %w", addr, err)
 }
 
 // bstring is the bencoding of a byte string.

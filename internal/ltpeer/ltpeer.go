@@ -98,11 +98,11 @@ type Peer struct {
 	mu      sync.Mutex
 	nextID  int64
 	pending map[int64]chan response
-	dead    error // set once the driver's stdout ended
+	dead    error // set once the driver exited: why, with its stderr's tail
 	done    chan struct{}
 
+	closing   bool // set by Close: an exit is expected
 	closeOnce sync.Once
-	closeErr  error
 }
 
 type response struct {
@@ -163,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (*Peer, error) {
 		p.version = r.Version
 	case <-p.done:
 		p.Close()
-		return nil, fmt.Errorf("ltpeer: driver exited before it was ready: %v%s", p.dead, p.stderrTail())
+		return nil, fmt.Errorf("ltpeer: driver exited before it was ready: %v", p.dead)
 	case <-ctx.Done():
 		p.Close()
 		return nil, fmt.Errorf("ltpeer: waiting for the driver: %w%s", ctx.Err(), p.stderrTail())
@@ -225,6 +225,9 @@ func (p *Peer) Addr() netip.AddrPort {
 // to exit and kills it otherwise. It is safe to call more than once.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closing = true
+		p.mu.Unlock()
 		p.stdin.Close()
 		select {
 		case <-p.done:
@@ -232,9 +235,8 @@ func (p *Peer) Close() error {
 			p.cmd.Process.Kill()
 			<-p.done
 		}
-		p.cmd.Wait()
 	})
-	return p.closeErr
+	return nil
 }
 
 // call sends one request and decodes its result into out (may be nil).
@@ -250,8 +252,9 @@ func (p *Peer) call(ctx context.Context, cmd string, args map[string]any, out an
 	ch := make(chan response, 1)
 	p.mu.Lock()
 	if p.dead != nil {
+		err := p.dead
 		p.mu.Unlock()
-		return fmt.Errorf("ltpeer: %s: %w", cmd, ErrClosed)
+		return fmt.Errorf("ltpeer: %s: %w (%v)", cmd, ErrClosed, err)
 	}
 	p.nextID++
 	id := p.nextID
@@ -285,7 +288,7 @@ func (p *Peer) call(ctx context.Context, cmd string, args map[string]any, out an
 		}
 		return nil
 	case <-p.done:
-		return fmt.Errorf("ltpeer: %s: %w%s", cmd, ErrClosed, p.stderrTail())
+		return fmt.Errorf("ltpeer: %s: %w (%v)", cmd, ErrClosed, p.dead)
 	case <-ctx.Done():
 		return fmt.Errorf("ltpeer: %s: %w", cmd, ctx.Err())
 	}
@@ -312,12 +315,21 @@ func (p *Peer) readLoop(stdout io.Reader, ready chan<- response) {
 			ch <- r
 		}
 	}
-	err := sc.Err()
-	if err == nil {
-		err = io.EOF
-	}
+	// stdout ended: the driver exited or is exiting. Wait for it, so the
+	// reason (exit status, signal, traceback) is known to every caller.
+	readErr := sc.Err()
+	waitErr := p.cmd.Wait()
 	p.mu.Lock()
-	p.dead = err
+	switch {
+	case p.closing:
+		p.dead = errors.New("closed")
+	case readErr != nil:
+		p.dead = fmt.Errorf("reading driver output: %v; driver exit: %v%s", readErr, waitErr, p.stderrTail())
+	case waitErr != nil:
+		p.dead = fmt.Errorf("driver exited: %v%s", waitErr, p.stderrTail())
+	default:
+		p.dead = fmt.Errorf("driver exited%s", p.stderrTail())
+	}
 	p.mu.Unlock()
 	close(p.done)
 }

@@ -10,9 +10,11 @@
 # Requests are answered out of order: a DHT get or put answers when its alert
 # arrives, while other requests keep being served. The process exits when
 # stdin closes.
+import faulthandler
 import hashlib
 import json
 import os
+import select
 import sys
 import threading
 import time
@@ -25,6 +27,7 @@ except Exception as e:  # ImportError, or a broken binary module
     sys.stdout.flush()
     sys.exit(3)
 
+faulthandler.enable()  # a crash in the C++ side prints every thread's stack to stderr
 out = sys.stdout
 out_lock = threading.Lock()
 
@@ -488,12 +491,26 @@ class Driver:
             eof.set()
         threading.Thread(target=reader, daemon=True).start()
         send({"event": "ready", "version": lt.__version__, "pid": os.getpid()})
+        notify_r, notify_w = os.pipe()
+        os.set_blocking(notify_r, False)
+        notified = None
         while not eof.is_set():
             ses = self.ses
             if ses is None:
                 eof.wait(0.05)
                 continue
-            ses.wait_for_alert(100)
+            if notified is not ses:
+                # libtorrent writes a byte when its alert queue becomes
+                # non-empty. (session.wait_for_alert is not used: the bindings
+                # wrap the alert it returns while libtorrent may already be
+                # reallocating the queue, which crashes under many alerts.)
+                ses.set_alert_fd(notify_w)
+                notified = ses
+            select.select([notify_r], [], [], 0.1)
+            try:
+                os.read(notify_r, 4096)  # drain before popping, never after
+            except BlockingIOError:
+                pass
             alerts = ses.pop_alerts()
             with self.lock:
                 for al in alerts:
