@@ -95,6 +95,7 @@ func (j *Journal) Exec(ctx context.Context, live *sqlite.Conn, sql string, args 
 			return Result{}, err // simulated crash: the journal keeps the entry
 		}
 	}
+	live.SetInterrupt(nil) // recorded: a cancellation no longer stops the commit
 	if err := sqlitex.ExecuteTransient(live, "COMMIT", nil); err != nil {
 		if rerr := j.remove(e.ID.Counter); rerr != nil {
 			j.cfg.Logger.Error("journal: entry of a failed commit kept; Repair will apply it",
