@@ -191,11 +191,11 @@ func TestSimnetGetPut(t *testing.T) {
 	const ops = 20
 	o := runSimOps(t, s, ops, 1)
 	t.Log(o)
-	if o.putOK < ops-1 || o.getOK < ops-1 {
+	if o.putOK < ops-2 || o.getOK < ops-2 {
 		t.Errorf("puts ok %d, gets ok %d, of %d", o.putOK, o.getOK, ops)
 	}
-	if mean := float64(o.stored) / ops; mean < 6.5 {
-		t.Errorf("puts stored on %.2f of the 8 closest live nodes on average, want >= 6.5", mean)
+	if mean := float64(o.stored) / ops; mean < 6 {
+		t.Errorf("puts stored on %.2f of the 8 closest live nodes on average, want >= 6", mean)
 	}
 
 	// Peers: a few nodes announce a torrent, another finds them.
