@@ -14,7 +14,9 @@
 // library of the field (anacrolix/dht v2.24.0) proved unfit to build on: its
 // put reaches only about 4 of the 8 closest nodes (IPv4 nodes counted twice via
 // `nodes6` as ::ffff: addresses), its CAS check compares the wrong field, it
-// refuses immutable puts without `seq`, and its krpc types re-encode values.
-// Owning the codec lets us keep the raw `v` and unmap IPv4-mapped `nodes6`
-// entries (ParseCompactNodes does), so duplicates are recognisable.
+// refuses immutable puts without `seq`, and its krpc.MsgArgs decodes a put's
+// `v` into an interface{} that has to be re-encoded before it can be hashed
+// or verified. Owning the codec lets us keep the raw `v` and unmap
+// IPv4-mapped `nodes6` entries (ParseCompactNodes does), so duplicates are
+// recognisable.
 package krpc
