@@ -276,3 +276,53 @@ func TestTorrentSeedAndMagnet(t *testing.T) {
 		t.Error("status of a removed torrent: no error")
 	}
 }
+
+// TestConcurrentGets runs many immutable and mutable gets at once from
+// several goroutines: each reply must reach its caller, while the driver
+// handles the packet alerts it captures meanwhile.
+func TestConcurrentGets(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	peers := startMesh(t, ctx, 4)
+	values := make([][]byte, 8)
+	for i := range values {
+		values[i] = fmt.Appendf(nil, "d1:ii%de1:x%d:%se", i, i+1, bytes.Repeat([]byte{'x'}, i+1))
+		if _, err := peers[i%4].PutImmutable(ctx, values[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+	salts := [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}
+	for i, salt := range salts {
+		if _, err := peers[i].PutMutable(ctx, priv, salt, salt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 4 * (len(values) + len(salts))
+	errs := make(chan error, n)
+	for round := range 4 {
+		for i, v := range values {
+			go func() {
+				got, err := peers[(i+round)%4].GetImmutable(ctx, sha1.Sum(v))
+				if err == nil && !bytes.Equal(got, v) {
+					err = fmt.Errorf("get %d: %q, want %q", i, got, v)
+				}
+				errs <- err
+			}()
+		}
+		for i, salt := range salts {
+			go func() {
+				it, err := peers[(i+round)%4].GetMutable(ctx, priv.Public().(ed25519.PublicKey), salt)
+				if err == nil && !bytes.Equal(it.V, []byte("1:"+string(salt))) {
+					err = fmt.Errorf("get %q: %q", salt, it.V)
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
