@@ -3,7 +3,10 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
+
+	"github.com/dhtdb/dhtdb/keyfile"
 )
 
 // TestTwoWritersOneKey: two journaled writers hold the same key; one joins
@@ -43,6 +46,62 @@ func TestTwoWritersOneKey(t *testing.T) {
 			d, _ := w.store.DB(addr)
 			p, err := d.Journal().Pending()
 			return err == nil && len(p) == 0
+		})
+	}
+}
+
+// TestDaemonsTwoWriters: the same over the real DHT and torrent client: a
+// second daemon joins as a writer with the key file, both write through the
+// API, and a reader daemon ends up with every row.
+func TestDaemonsTwoWriters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real nodes")
+	}
+	boot := testnet(t, 6)
+	n := newTestNet(t)
+	keyPath := filepath.Join(t.TempDir(), "owner.key")
+	if err := keyfile.Write(keyPath, n.key, keyfile.WriteOptions{Plaintext: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, a := startDaemonWith(t, t.TempDir(), boot, true)
+	_, b := startDaemonWith(t, t.TempDir(), boot, true)
+	_, r := startDaemon(t, t.TempDir(), boot)
+	var st Status
+	if code := a.do("POST", "/v1/databases", map[string]string{"name": "shared", "key_file": keyPath}, &st); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	a.do("POST", "/v1/databases/shared/exec", map[string]any{"sql": "CREATE TABLE t(k INTEGER PRIMARY KEY, who TEXT)"}, nil)
+	if code := a.do("POST", "/v1/databases/shared/publish", nil, nil); code != 200 {
+		t.Fatalf("publish: %d", code)
+	}
+	var joined Status
+	if code := b.do("POST", "/v1/follow", map[string]string{"db": st.Address, "key_file": keyPath}, &joined); code != 200 || joined.Role != "owner" {
+		t.Fatalf("join: %d %+v", code, joined)
+	}
+	r.do("POST", "/v1/follow", map[string]string{"db": st.Address}, nil)
+	rows := func(c *apiClient) float64 {
+		var out struct {
+			Rows [][]any `json:"rows"`
+		}
+		if c.do("POST", "/v1/databases/shared/query", map[string]any{"sql": "SELECT count(*) FROM t"}, &out) != 200 || len(out.Rows) != 1 {
+			return -1
+		}
+		return out.Rows[0][0].(float64)
+	}
+	eventually(t, "the joined writer to catch up", func() bool { return rows(b) == 0 })
+	for i := range 5 {
+		for j, c := range []*apiClient{a, b} {
+			var res map[string]any
+			if code := c.do("POST", "/v1/databases/shared/exec", map[string]any{"sql": "INSERT INTO t VALUES (?, ?)", "args": []any{2*i + j, j}}, &res); code != 200 {
+				t.Fatalf("exec: %d %v", code, res)
+			}
+		}
+	}
+	eventually(t, "the reader to hold the 10 rows of both writers", func() bool { return rows(r) == 10 })
+	for _, c := range []*apiClient{a, b} {
+		eventually(t, "no write left pending", func() bool {
+			var s Status
+			return c.do("GET", "/v1/databases/shared", nil, &s) == 200 && s.PendingWrites == 0
 		})
 	}
 }

@@ -92,10 +92,15 @@ func (dn *dhtNet) items() int {
 
 func startDaemon(t *testing.T, dir string, boot []string) (*Daemon, *apiClient) {
 	t.Helper()
+	return startDaemonWith(t, dir, boot, false)
+}
+
+func startDaemonWith(t *testing.T, dir string, boot []string, journal bool) (*Daemon, *apiClient) {
+	t.Helper()
 	d, err := Start(context.Background(), Config{
 		DataDir: dir, HTTPAddr: "127.0.0.1:0", DHTAddr: "127.0.0.1:0", TorrentAddr: "127.0.0.1:0",
-		Bootstrap: boot,
-		Sync:      syncer.Config{PollInterval: 300 * time.Millisecond, FetchTimeout: 5 * time.Second, RetryInterval: time.Second},
+		Bootstrap: boot, Journal: journal, Debounce: db.Debounce{Delay: 100 * time.Millisecond},
+		Sync: syncer.Config{PollInterval: 300 * time.Millisecond, FetchTimeout: 5 * time.Second, RetryInterval: time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)
