@@ -208,6 +208,17 @@ func TestOnlyLibtorrentStores(t *testing.T) {
 		t.Errorf("after refused puts libtorrent has seq %d, %v; want 7", it.Seq, err)
 	}
 
+	// A get carrying seq: libtorrent answers seq alone when it holds no newer
+	// value, and our Get reports the seq the caller already has.
+	pub := priv.Public().(ed25519.PublicKey)
+	same, err := client.Get(ctx, dht.GetRequest{PublicKey: pub, Salt: salt, MinSeq: 7})
+	if err != nil || same.Item.Seq != 7 || len(same.Item.V) != 0 || same.Found < 1 {
+		t.Errorf("get with seq 7 (held): %+v, %v; want seq 7 without v, found on at least 1", same, err)
+	}
+	if newer, err := client.Get(ctx, dht.GetRequest{PublicKey: pub, Salt: salt, MinSeq: 8}); !errors.Is(err, dht.ErrNotFound) {
+		t.Errorf("get with seq 8 (none newer): %+v, %v; want ErrNotFound", newer, err)
+	}
+
 	got, err := client.Get(ctx, dht.GetRequest{Target: imm.Target()})
 	if err != nil || !bytes.Equal(got.Item.V, v) || got.Found < 1 {
 		t.Errorf("our get of the immutable item from libtorrent nodes: %+v, %v", got, err)
