@@ -273,3 +273,48 @@ func TestOnlyOursStore(t *testing.T) {
 		t.Errorf("our mutable get: %+v, %v", mg, err)
 	}
 }
+
+// TestLimitsWithLibtorrent: items at BEP 44's limits (a 1000-byte v, a
+// 64-byte salt) put by our node are accepted and served by libtorrent, and
+// the other way round.
+func TestLimitsWithLibtorrent(t *testing.T) {
+	ctx := testCtx(t)
+	ours, lts := mixedNet(t, 2, 3)
+	body := bytes.Repeat([]byte{'L'}, bep44.MaxValueSize-len("996:"))
+	v := append([]byte("996:"), body...)
+	if len(v) != bep44.MaxValueSize {
+		t.Fatalf("test value is %d bytes", len(v))
+	}
+	salt := bytes.Repeat([]byte{'s'}, bep44.MaxSaltSize)
+	priv := testKey(7)
+	it, err := bep44.NewMutable(priv, salt, 1, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imm, err := bep44.NewImmutable(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range []bep44.Item{it, imm} {
+		if rep, err := ours[0].Put(ctx, item, dht.PutOptions{}); err != nil {
+			t.Fatalf("our put (mutable %v): %v (report %+v)", item.Mutable, err, rep)
+		}
+	}
+	got, err := lts[1].GetMutable(ctx, priv.Public().(ed25519.PublicKey), salt)
+	if err != nil || !bytes.Equal(got.V, v) || got.Seq != 1 {
+		t.Errorf("libtorrent mutable get: %d bytes seq %d, %v; want %d bytes seq 1", len(got.V), got.Seq, err, len(v))
+	}
+	gi, err := lts[2].GetImmutable(ctx, imm.Target())
+	if err != nil || !bytes.Equal(gi, v) {
+		t.Errorf("libtorrent immutable get: %d bytes, %v; want %d bytes", len(gi), err, len(v))
+	}
+	ltKey := testKey(8)
+	res, err := lts[0].PutMutable(ctx, ltKey, salt, body)
+	if err != nil || res.Stored < 1 {
+		t.Fatalf("libtorrent put at the limits: %+v, %v", res, err)
+	}
+	mg, err := ours[1].Get(ctx, dht.GetRequest{PublicKey: ltKey.Public().(ed25519.PublicKey), Salt: salt})
+	if err != nil || !bytes.Equal(mg.Item.V, v) || mg.Item.Seq != res.Seq {
+		t.Errorf("our get of libtorrent's item at the limits: %d bytes seq %d, %v", len(mg.Item.V), mg.Item.Seq, err)
+	}
+}
