@@ -12,10 +12,13 @@
 //
 // What a Peer can do:
 //   - DHT: node id, add node, routing table, BEP 44 immutable and salted
-//     mutable put and get (dht_put_item / dht_get_item);
+//     mutable put and get (dht_put_item / dht_get_item), BEP 5 get_peers;
 //   - torrents: add by infohash (magnet, metadata by BEP 9) or from a
-//     .torrent file for seeding, connect a peer, status, wait for
-//     completion, remove.
+//     .torrent file for seeding, connect a peer, announce on the DHT now,
+//     status, wait for completion, remove.
+//
+// The driver answers requests out of order (a get answers when libtorrent's
+// alert arrives) and waits for alerts on libtorrent's alert fd.
 //
 // Why a subprocess and not cgo: dhtdb builds with CGO_ENABLED=0, and a real
 // process is what a user runs. Why Python: the bindings are packaged by
@@ -26,7 +29,10 @@
 // string only (v is its bencoding) and libtorrent picks the seq itself (the
 // highest it finds + 1); the bindings have no ed25519 key functions, so
 // PutMutable derives libtorrent's 64-byte secret key (SecretKey: the clamped
-// SHA-512 of the seed) from a Go ed25519 key.
+// SHA-512 of the seed) from a Go ed25519 key; the item alerts decode only
+// byte-string values, so the driver takes other values (dictionaries)
+// verbatim from the get responses it captures; there is no announce of a
+// bare infohash, only of a torrent libtorrent has.
 //
 // When python3-libtorrent is missing, Start returns an error wrapping
 // ErrNoLibtorrent that says what to install, and StartTest fails the test
