@@ -2,7 +2,6 @@ package dht
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dhtdb/dhtdb/dht/lookup"
 	"github.com/dhtdb/dhtdb/krpc"
 )
 
@@ -129,77 +127,20 @@ func resolve(ctx context.Context, hostport string) ([]netip.AddrPort, error) {
 }
 
 // findNode runs an iterative find_node for target from the routing table
-// (used by Bootstrap and bucket refresh; the lookups of Get/Put are in
-// getput*.go). Every answering node enters the routing table through query.
-// It returns the (up to K) answering nodes closest to target, closest first.
+// (used by Bootstrap and bucket refresh), with the lookup driver of the
+// client side (traverse, getput_lookup.go). Every answering node enters the
+// routing table through query. It returns the (up to K) answering nodes
+// closest to target, closest first.
 func (n *Node) findNode(ctx context.Context, target [20]byte) ([]krpc.NodeInfo, error) {
-	var seeds []lookup.Node
-	for _, ni := range n.closest(target, 3*K) {
-		seeds = append(seeds, lookup.Node{ID: ni.ID, Addr: ni.Addr})
-	}
-	l, err := lookup.New(lookup.Config{Target: target, Self: n.ID(), Alpha: n.cfg.LookupAlpha}, seeds)
-	if err != nil {
+	l, err := n.traverse(ctx, target, krpc.MethodFindNode, krpc.Args{Target: target, HasTarget: true}, n.softTimeout(), nil)
+	if l == nil {
 		return nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type result struct {
-		addr  netip.AddrPort
-		msg   *krpc.Msg
-		err   error
-		stall bool // the soft timeout passed: stop waiting for it
-	}
-	results := make(chan result)
-	report := func(r result) {
-		select {
-		case results <- r:
-		case <-ctx.Done():
-		}
-	}
-	pending := 0 // queries whose final result has not arrived
-	send := func() {
-		for _, nd := range l.Next() {
-			pending++
-			soft := n.clock.AfterFunc(n.cfg.SoftTimeout, func() { report(result{addr: nd.Addr, stall: true}) })
-			go func() {
-				m, err := n.query(ctx, nd.Addr, krpc.MethodFindNode, &krpc.Args{Target: target, HasTarget: true})
-				soft.Stop()
-				report(result{addr: nd.Addr, msg: m, err: err})
-			}()
-		}
-	}
-	send()
-	for !l.Done() && pending > 0 {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case r := <-results:
-			var kerr *krpc.Error
-			switch {
-			case r.stall:
-				l.OnStalled(r.addr)
-			case r.err == nil:
-				pending--
-				var found []lookup.Node
-				for _, ni := range r.msg.R.AllNodes() {
-					found = append(found, lookup.Node{ID: ni.ID, Addr: ni.Addr})
-				}
-				l.OnResponse(r.addr, r.msg.R.ID, found)
-			case errors.As(r.err, &kerr):
-				pending--
-				l.OnError(r.addr)
-			default:
-				pending--
-				l.OnTimeout(r.addr)
-			}
-			send()
-		}
 	}
 	var out []krpc.NodeInfo
 	for _, nd := range l.Closest() {
 		out = append(out, krpc.NodeInfo{ID: nd.ID, Addr: nd.Addr})
 	}
-	return out, nil
+	return out, err
 }
 
 // maxPingsPerRound bounds the pings of questionable nodes per maintenance
