@@ -26,6 +26,8 @@ import (
 const (
 	DefaultHTTPAddr = "127.0.0.1:7881"
 	DefaultDHTAddr  = "0.0.0.0:6881"
+	// DefaultBootstrapTimeout bounds the DHT join Start waits for.
+	DefaultBootstrapTimeout = 15 * time.Second
 )
 
 // InfoFile is the file in the data directory that tells other commands a
@@ -148,11 +150,13 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	if len(cfg.Bootstrap) > 0 {
-		go func() {
-			if err := d.node.Bootstrap(ctx); err != nil {
-				log.Warn("dht bootstrap", "err", err)
-			}
-		}()
+		// Join before the first polls, so that they do not fail for want
+		// of nodes (a failed poll waits for the retry interval).
+		bctx, cancel := context.WithTimeout(ctx, DefaultBootstrapTimeout)
+		if err := d.node.Bootstrap(bctx); err != nil {
+			log.Warn("dht bootstrap", "err", err)
+		}
+		cancel()
 	}
 	metrics := &Metrics{}
 	if d.swarm, err = swarm.New(swarm.Config{ListenAddr: cfg.TorrentAddr, DataDir: filepath.Join(cfg.DataDir, "swarm"),

@@ -25,5 +25,7 @@
 //   - a fetch of the newest snapshot that does not complete within FetchTimeout
 //     keeps running while the next entry of prev is tried, newest first; the
 //     newest version that completes is installed, and failed fetches of newer
-//     versions are retried every RetryInterval.
+//     versions are retried every RetryInterval;
+//   - a failed poll is retried after RetryInterval when that is sooner than
+//     the next poll.
 package syncer

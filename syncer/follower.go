@@ -86,6 +86,9 @@ func (f *Follower) Step(now time.Time, ev Event) []Action {
 		f.maybePut(&out, now, true)
 	case PollFailed:
 		f.pollAnswered(now)
+		if retry := now.Add(f.cfg.RetryInterval); retry.Before(f.nextPoll) {
+			f.nextPoll = retry // no nodes yet, a timeout: try again sooner
+		}
 		out.add(Notice{Kind: NoticePollFailed, Seq: f.st.Seq, Err: ev.Err})
 	case Published:
 		f.onPublished(&out, now, ev)
