@@ -43,6 +43,8 @@ var (
 	ErrClosed = errors.New("ltpeer: peer closed")
 	// ErrNotFound is returned by the DHT gets when libtorrent found no item.
 	ErrNotFound = errors.New("ltpeer: item not found")
+	// ErrConfig is wrapped by Start's error for an invalid Config.
+	ErrConfig = errors.New("ltpeer: invalid config")
 )
 
 // Config configures one libtorrent peer. The zero value is a DHT node on
@@ -50,10 +52,12 @@ var (
 type Config struct {
 	// Python is the interpreter; "": DefaultPython.
 	Python string
-	// Listen is libtorrent's listen_interfaces value (TCP, uTP and DHT share
-	// the port); "": "127.0.0.1:0". Keep it on loopback in tests.
+	// Listen is libtorrent's listen address, "ip:port" (TCP, uTP and the DHT
+	// share the port); "": "127.0.0.1:0". It must be a loopback address:
+	// ltpeer exists for tests and benchmarks, which never leave 127.0.0.0/8.
 	Listen string
-	// Bootstrap are DHT nodes added with add_dht_node right after start.
+	// Bootstrap are DHT nodes added with add_dht_node right after start;
+	// loopback addresses only.
 	Bootstrap []netip.AddrPort
 	// NoDHT turns libtorrent's DHT off (a plain torrent client).
 	NoDHT bool
@@ -82,6 +86,23 @@ func (c Config) withDefaults() Config {
 		c.StartTimeout = DefaultStartTimeout
 	}
 	return c
+}
+
+// validate checks a Config with defaults applied.
+func (c Config) validate() error {
+	listen, err := netip.ParseAddrPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("%w: listen %q: %v", ErrConfig, c.Listen, err)
+	}
+	if !listen.Addr().IsLoopback() {
+		return fmt.Errorf("%w: listen %v is not a loopback address", ErrConfig, listen)
+	}
+	for _, b := range c.Bootstrap {
+		if !b.Addr().IsLoopback() {
+			return fmt.Errorf("%w: bootstrap node %v is not a loopback address", ErrConfig, b)
+		}
+	}
+	return nil
 }
 
 // Peer is one running libtorrent session in a child process. Its methods are
@@ -119,6 +140,9 @@ type response struct {
 // interpreter or libtorrent's Python module is missing.
 func Start(ctx context.Context, cfg Config) (*Peer, error) {
 	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(cfg.Python); err != nil {
 		return nil, fmt.Errorf("%w (%s: %v)", ErrNoLibtorrent, cfg.Python, err)
 	}

@@ -326,3 +326,20 @@ func TestConcurrentGets(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigLoopbackOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	for _, cfg := range []Config{
+		{Listen: "0.0.0.0:0"},
+		{Listen: "localhost:6881"},
+		{Bootstrap: []netip.AddrPort{netip.MustParseAddrPort("67.215.246.10:6881")}},
+	} {
+		if p, err := Start(ctx, cfg); !errors.Is(err, ErrConfig) {
+			if p != nil {
+				p.Close()
+			}
+			t.Errorf("Start(%+v): %v, want ErrConfig", cfg, err)
+		}
+	}
+}
