@@ -147,7 +147,7 @@ type ImplResult struct {
 	Put          PutStats `json:"put"`
 	BuildSeconds float64  `json:"build_s"`    // time to create and join all nodes
 	TableMean    float64  `json:"table_mean"` // mean routing table size after the build
-	Packets      int64    `json:"packets"`    // packets sent on the simulated network in the run
+	Packets      int64    `json:"packets"`    // packets sent on the simulated network during the operations (probe included)
 	Error        string   `json:"error,omitempty"`
 }
 
@@ -200,8 +200,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig, progress io.Writer) (DHTResult, 
 		Loss: cfg.Loss, Silent: cfg.Silent, Puts: cfg.Puts, Gets: cfg.Gets,
 	}
 	for _, name := range cfg.Impls {
-		impl := implementations[name]
-		r, err := runImpl(ctx, cfg, impl, progress)
+		r, err := runImpl(ctx, cfg, name, progress)
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("bench dht: %w", ctx.Err())
 		}

@@ -86,8 +86,8 @@ type benchNet struct {
 	live    []int // indices of non-silent nodes
 }
 
-func runImpl(ctx context.Context, cfg DHTConfig, impl implementation, progress io.Writer) (ImplResult, error) {
-	name := implName(impl)
+func runImpl(ctx context.Context, cfg DHTConfig, name string, progress io.Writer) (ImplResult, error) {
+	impl := implementations[name]
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xd47))
 	b := &benchNet{cfg: cfg, impl: impl, queries: make(map[netip.AddrPort]*atomic.Int64, cfg.Nodes)}
 	b.net = simnet.New(simnet.Config{
@@ -134,15 +134,6 @@ func runImpl(ctx context.Context, cfg DHTConfig, impl implementation, progress i
 	res.Put = putStats(puts)
 	res.Get = getStats(gets)
 	return res, ctx.Err()
-}
-
-func implName(impl implementation) string {
-	for name, i := range implementations {
-		if i == impl {
-			return name
-		}
-	}
-	return fmt.Sprintf("%T", impl)
 }
 
 func (b *benchNet) tap(from, _ netip.AddrPort, p []byte) {
