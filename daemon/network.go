@@ -87,11 +87,13 @@ func (n *Network) Snapshot(ctx context.Context, live, dir, name string, seq int6
 	if err != nil {
 		return db.Version{}, err
 	}
-	v, removed, err := s.AddSnapshot(ctx, live, name, seq)
+	v, _, err := s.AddSnapshot(ctx, live, name, seq)
 	if err != nil {
 		return db.Version{}, err
 	}
-	n.unseed(removed)
+	if err := n.Swarm.SeedStore(s); err != nil { // seeds it, stops seeding the versions dropped
+		return db.Version{}, err
+	}
 	return db.Version{IH: syncer.Hash(v.InfoHash), Size: v.Size, Path: v.Path}, nil
 }
 
@@ -109,12 +111,6 @@ func (n *Network) Seed(ctx context.Context, v db.Version) error {
 		return err
 	}
 	return nil
-}
-
-func (n *Network) unseed(removed []versions.Version) {
-	for _, v := range removed {
-		n.Swarm.Unseed(v.InfoHash)
-	}
 }
 
 // Fetch implements Transfers: the swarm downloads ih into d's versions
@@ -150,20 +146,20 @@ func (n *Network) Install(ctx context.Context, d *db.DB, ih syncer.Hash, path st
 	}
 	v, err := s.Get(metainfo.Hash(ih))
 	if err != nil {
-		info, err := snapshot.NewInfo(ctx, path, db.TorrentName(d.Address().Name))
-		if err != nil {
-			return fmt.Errorf("install: %w", err)
+		// The swarm knows the info of what it fetched; hash only if not.
+		info, ok := n.Swarm.Info(metainfo.Hash(ih))
+		if !ok {
+			if info, err = snapshot.NewInfo(ctx, path, db.TorrentName(d.Address().Name)); err != nil {
+				return fmt.Errorf("install: %w", err)
+			}
 		}
 		if got, err := snapshot.InfoHash(info); err != nil || syncer.Hash(got) != ih {
 			os.Remove(path)
 			return fmt.Errorf("install: fetched file is not version %s", ih)
 		}
-		var removed []versions.Version
-		v, removed, err = s.Add(path, info, seq)
-		if err != nil {
+		if v, _, err = s.Add(path, info, seq); err != nil {
 			return fmt.Errorf("install: %w", err)
 		}
-		n.unseed(removed)
 		if n.Metrics != nil {
 			n.Metrics.FetchedBytes.Add(v.Size)
 		}
@@ -171,7 +167,7 @@ func (n *Network) Install(ctx context.Context, d *db.DB, ih syncer.Hash, path st
 	if err := snapshot.InstallCopy(ctx, v.Path, d.LivePath()); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	if _, err := n.Swarm.Seed(v.Path, v.Info); err != nil {
+	if err := n.Swarm.SeedStore(s); err != nil {
 		return fmt.Errorf("install: seed: %w", err)
 	}
 	if n.Metrics != nil {
@@ -187,11 +183,5 @@ func (n *Network) Resume(ctx context.Context, d *db.DB) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, v := range s.List() {
-		if _, err := n.Swarm.Seed(v.Path, v.Info); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return n.Swarm.SeedStore(s)
 }
