@@ -104,6 +104,9 @@ func (l *loop) run() {
 	if l.multi {
 		l.catchUp() // a joined writer starts empty; a restarted one may be behind
 	}
+	if l.owner && l.d.State().Pending != nil {
+		l.deb.Wrote(clk.Now()) // a publish a restart interrupted is finished soon
+	}
 	for {
 		now := clk.Now()
 		l.apply(l.f.Tick(now))

@@ -353,3 +353,33 @@ func TestFollowKeyRotation(t *testing.T) {
 		t.Errorf("old address status %+v, want moved_to the new key", st)
 	}
 }
+
+// TestPendingPublishFinishedAfterRestart: a publish whose put failed is
+// finished automatically after the writer restarts.
+func TestPendingPublishFinishedAfterRestart(t *testing.T) {
+	n := newTestNet(t)
+	w := n.start(t, "", fast())
+	a, d := w.create(t, n.key, "p")
+	exec(t, d, "CREATE TABLE t(x)")
+	n.dht.wipe()
+	n.dht.mu.Lock()
+	saved := n.dht.nodes
+	n.dht.nodes = nil // no node answers: the put stores nowhere
+	n.dht.mu.Unlock()
+	if _, err := w.runner.Publish(context.Background(), a, n.key); err == nil {
+		t.Fatal("publish succeeded with no DHT node")
+	}
+	if d.State().Pending == nil {
+		t.Fatal("the failed publish is not pending")
+	}
+	w.stop()
+	n.dht.mu.Lock()
+	n.dht.nodes = saved
+	n.dht.mu.Unlock()
+	w2 := n.start(t, w.dir, fast())
+	eventually(t, "the pending publish to be finished", func() bool {
+		it, _, err := n.dht.Get(context.Background(), a, 1)
+		d2, _ := w2.store.DB(a)
+		return err == nil && it.Seq == 1 && d2.State().Pending == nil
+	})
+}
