@@ -69,7 +69,7 @@ func TestFindCommand(t *testing.T) {
 			t.Errorf("%q: got %v %q", c.args, cmd, rest)
 		}
 	}
-	for _, args := range [][]string{{"dht"}, {"dht", "nope"}, {"put"}, {"create"}} {
+	for _, args := range [][]string{{"dht"}, {"dht", "nope"}, {"put"}, {"bench"}, {"serve-me"}} {
 		if cmd, _ := findCommand(args); cmd != nil {
 			t.Errorf("%q matched %q", args, cmd.name)
 		}

@@ -31,6 +31,14 @@ func commandTable() []command {
 		{"dht put", "[--key FILE [--salt S] [--seq N] [--cas N]] VALUE", "store VALUE (a bencoded string) in the DHT: immutable, or mutable signed with the key; prints the target and the put report", func() runner { return &dhtPutCmd{} }},
 		{"dht get", "TARGET | --pubkey HEX [--salt S] | dhtdb://KEY/NAME | magnet:?xs=urn:btpk:...", "get an immutable item by target or a mutable one by key and salt; prints value and seq", func() runner { return &dhtGetCmd{} }},
 		{"testnet", "[--nodes N] [--listen ADDR]", "run N DHT nodes on loopback; prints the bootstrap address; runs until interrupted", func() runner { return &testnetCmd{} }},
+		{"create", "NAME [--key FILE] [--data DIR]", "a new database owned by the key; prints its address", func() runner { return &createCmd{} }},
+		{"exec", "DB SQL [ARG...]", "a write on the local copy of a database you own", func() runner { return &execCmd{} }},
+		{"publish", "DB", "publish the local copy as the next version", func() runner { return &publishCmd{} }},
+		{"query", "DB SQL [ARG...]", "a read on the local copy", func() runner { return &queryCmd{} }},
+		{"follow", "DB", "keep a local copy of someone's database in sync", func() runner { return &followCmd{} }},
+		{"unfollow", "DB", "stop following a database and drop its local copy", func() runner { return &unfollowCmd{} }},
+		{"status", "[DB]", "versions, seq and sync state of one database or all", func() runner { return &statusCmd{} }},
+		{"serve", "[--data DIR] [--http ADDR] [--listen ADDR] [--bootstrap HOST:PORT,...]", "the daemon: DHT node, torrent client, sync engine, HTTP API; the other commands act through it", func() runner { return &serveCmd{} }},
 		{"bench dht", "[--nodes N] [--seed S] [--impl ours,anacrolix]", "DHT get/put latency, success and cost on a simulated network, ours and anacrolix/dht side by side", func() runner { return &benchDHTCmd{} }},
 		{"demo", "[--nodes N]", "a local DHT network in one process: publish and read a database pointer, with timings; loopback only", func() runner { return &demoCmd{} }},
 	}
@@ -67,6 +75,8 @@ func writeUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %s %s\n      %s\n", c.name, c.synopsis, c.summary)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "DB is a local name, a dhtdb://KEY/NAME address or a BEP 46 magnet. The database")
+	fmt.Fprintln(w, "commands act through the daemon running on --data DIR, else on DIR themselves.")
 	fmt.Fprintln(w, "Every command takes --json (one JSON object per line). Commands that join the")
 	fmt.Fprintln(w, "DHT take --bootstrap host:port,... (default: the public Mainline routers).")
 	fmt.Fprintln(w, "Run 'dhtdb COMMAND -h' for its flags.")

@@ -130,17 +130,17 @@ func refused(t *testing.T, code, want string, args ...string) {
 	}
 }
 
-// startTestnet runs `dhtdb testnet` in the background and returns its
-// bootstrap address; the process is interrupted at the end of the test and
-// must exit cleanly.
-func startTestnet(t *testing.T, nodes int) string {
+// startBackground runs dhtdb with args in the background and returns the
+// first line it prints; the process is interrupted at the end of the test
+// and must exit cleanly.
+func startBackground(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(dhtdbBinary(t), "testnet", "--nodes", strconv.Itoa(nodes), "--listen", "127.0.0.1:0", "--json")
+	cmd := exec.Command(dhtdbBinary(t), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -152,11 +152,11 @@ func startTestnet(t *testing.T, nodes int) string {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("testnet exit: %v\n%s", err, stderr.String())
+				t.Errorf("dhtdb %s: exit: %v\n%s", args[0], err, stderr.String())
 			}
-		case <-time.After(30 * time.Second):
+		case <-time.After(60 * time.Second):
 			cmd.Process.Kill()
-			t.Errorf("testnet did not stop on SIGINT")
+			t.Errorf("dhtdb %s did not stop on SIGINT", args[0])
 		}
 	})
 	lines := make(chan string, 1)
@@ -172,20 +172,46 @@ func startTestnet(t *testing.T, nodes int) string {
 	select {
 	case line, ok := <-lines:
 		if !ok {
-			t.Fatalf("testnet printed nothing; stderr: %s", stderr.String())
+			t.Fatalf("dhtdb %s printed nothing; stderr: %s", args[0], stderr.String())
 		}
-		var res testnetResult
-		if err := json.Unmarshal([]byte(line), &res); err != nil {
-			t.Fatalf("testnet output %q: %v", line, err)
-		}
-		if res.Nodes != nodes || len(res.Addrs) != nodes || !strings.HasPrefix(res.Bootstrap, "127.0.0.1:") {
-			t.Fatalf("testnet output %+v", res)
-		}
-		return res.Bootstrap
+		return line
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("testnet not ready after 2 minutes; stderr: %s", stderr.String())
+		t.Fatalf("dhtdb %s not ready after 2 minutes; stderr: %s", args[0], stderr.String())
 	}
 	return ""
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startTestnet runs `dhtdb testnet` in the background and returns its
+// bootstrap address.
+func startTestnet(t *testing.T, nodes int) string {
+	t.Helper()
+	line := startBackground(t, "testnet", "--nodes", strconv.Itoa(nodes), "--listen", "127.0.0.1:0", "--json")
+	var res testnetResult
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		t.Fatalf("testnet output %q: %v", line, err)
+	}
+	if res.Nodes != nodes || len(res.Addrs) != nodes || !strings.HasPrefix(res.Bootstrap, "127.0.0.1:") {
+		t.Fatalf("testnet output %+v", res)
+	}
+	return res.Bootstrap
 }
 
 func TestEndToEnd(t *testing.T) {

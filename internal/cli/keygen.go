@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/dhtdb/dhtdb/keyfile"
 )
@@ -49,6 +51,9 @@ func (c *keygenCmd) run(ctx context.Context, e *env, args []string) error {
 		if opts.Passphrase, err = e.passphrase("passphrase for the new key: ", true); err != nil {
 			return err
 		}
+	}
+	if err := os.MkdirAll(filepath.Dir(c.file), 0o700); err != nil {
+		return err
 	}
 	if err := keyfile.Write(c.file, priv, opts); err != nil {
 		return err
