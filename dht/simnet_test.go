@@ -27,7 +27,7 @@ func TestSimnetNetworkJoins(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := New(Config{Conn: conn, Rand: rand.New(rand.NewPCG(uint64(i), 1)), QueryTimeout: time.Second, DisableBackground: true})
+		n, err := New(Config{Conn: conn, Rand: rand.New(rand.NewPCG(uint64(i), 1)), QueryTimeout: 3 * time.Second, DisableBackground: true}) // generous: -race on a loaded 2-core machine
 		if err != nil {
 			t.Fatal(err)
 		}
