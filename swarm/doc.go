@@ -21,5 +21,15 @@
 //     them (anacrolix bans their address);
 //   - checks the result with snapshot.Check before returning it, and keeps
 //     seeding it;
+//   - looks peers up again while it has none (the client's own DHT
+//     announce repeats only every five minutes once it found someone);
 //   - reports progress as Events (bytes, pieces, peers, rate).
+//
+// Seeding: Seed serves a version file as is (it is trusted, not hashed
+// again); SeedStore keeps the seeded set equal to what a
+// snapshot/versions store keeps (its five newest versions). A fetched
+// file stays seeded from its open descriptor, so the store may rename it.
+//
+// Rate limits (Config.UploadRate, DownloadRate) are the client's, one
+// limiter each per Swarm, never anacrolix's package-level one.
 package swarm
