@@ -58,9 +58,11 @@ type Config struct {
 	Sync syncer.Config
 	// Debounce is the automatic publish rule after writes.
 	Debounce db.Debounce
-	// Journal turns on the write journal of owned databases (db.Config);
-	// JournalPolicy is its conflict rule.
-	Journal       bool
+	// NoJournal turns off the write journal of owned databases
+	// (db.Config.Journal), which is on by default: with it, tables need a
+	// PRIMARY KEY, and writers sharing a key lose no write (issue 5).
+	// JournalPolicy is its same-row conflict rule.
+	NoJournal     bool
 	JournalPolicy journal.Policy
 	// Passphrase unlocks encrypted key files. nil: plaintext key files only.
 	Passphrase func() (string, error)
@@ -166,7 +168,7 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	netw := &Network{DHT: d.node, Swarm: d.swarm, Metrics: metrics}
 	if d.store, err = db.Open(db.Config{Dir: cfg.DataDir,
 		Publish: db.PublishConfig{Snapshotter: netw, Seeder: netw, Putter: netw, Getter: netw, Fetcher: netw},
-		Journal: cfg.Journal, JournalPolicy: cfg.JournalPolicy, Clock: cfg.Clock, Logger: log}); err != nil {
+		Journal: !cfg.NoJournal, JournalPolicy: cfg.JournalPolicy, Clock: cfg.Clock, Logger: log}); err != nil {
 		return nil, err
 	}
 	api := &API{Store: d.store, Passphrase: cfg.Passphrase, LoadKey: keyfile.Load, Logger: log}

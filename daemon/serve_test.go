@@ -92,14 +92,14 @@ func (dn *dhtNet) items() int {
 
 func startDaemon(t *testing.T, dir string, boot []string) (*Daemon, *apiClient) {
 	t.Helper()
-	return startDaemonWith(t, dir, boot, false)
+	return startDaemonWith(t, dir, boot, true)
 }
 
 func startDaemonWith(t *testing.T, dir string, boot []string, journal bool) (*Daemon, *apiClient) {
 	t.Helper()
 	d, err := Start(context.Background(), Config{
 		DataDir: dir, HTTPAddr: "127.0.0.1:0", DHTAddr: "127.0.0.1:0", TorrentAddr: "127.0.0.1:0",
-		Bootstrap: boot, Journal: journal, Debounce: db.Debounce{Delay: 100 * time.Millisecond},
+		Bootstrap: boot, NoJournal: !journal, Debounce: db.Debounce{Delay: 100 * time.Millisecond},
 		Sync: syncer.Config{PollInterval: 300 * time.Millisecond, FetchTimeout: 5 * time.Second, RetryInterval: time.Second},
 	})
 	if err != nil {
@@ -132,7 +132,7 @@ func TestDaemonsOnLoopback(t *testing.T) {
 	if code := w.do("POST", "/v1/databases", map[string]string{"name": "shop", "key_file": keyPath}, &st); code != 200 {
 		t.Fatalf("create: %d %+v", code, st)
 	}
-	w.do("POST", "/v1/databases/shop/exec", map[string]any{"sql": "CREATE TABLE t(x INTEGER, pad TEXT)"}, nil)
+	w.do("POST", "/v1/databases/shop/exec", map[string]any{"sql": "CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)"}, nil)
 	for i := range 200 {
 		w.do("POST", "/v1/databases/shop/exec", map[string]any{"sql": "INSERT INTO t VALUES (?, printf('%0500d', ?))", "args": []any{i, i}}, nil)
 	}
@@ -191,7 +191,7 @@ func TestDaemonFallbackWriterGone(t *testing.T) {
 	rd1, r1 := startDaemon(t, t.TempDir(), boot)
 	var st Status
 	w.do("POST", "/v1/databases", map[string]string{"name": "fb", "key_file": keyPath}, &st)
-	w.do("POST", "/v1/databases/fb/exec", map[string]any{"sql": "CREATE TABLE t(x); INSERT INTO t VALUES (1)"}, nil)
+	w.do("POST", "/v1/databases/fb/exec", map[string]any{"sql": "CREATE TABLE t(x INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)"}, nil)
 	if code := w.do("POST", "/v1/databases/fb/publish", nil, nil); code != 200 {
 		t.Fatalf("publish 1: %d", code)
 	}
@@ -258,7 +258,7 @@ func TestDaemonRestoresPointer(t *testing.T) {
 	_, r := startDaemon(t, t.TempDir(), dn.addrs)
 	var st Status
 	w.do("POST", "/v1/databases", map[string]string{"name": "ka", "key_file": keyPath}, &st)
-	w.do("POST", "/v1/databases/ka/exec", map[string]any{"sql": "CREATE TABLE t(x)"}, nil)
+	w.do("POST", "/v1/databases/ka/exec", map[string]any{"sql": "CREATE TABLE t(x INTEGER PRIMARY KEY)"}, nil)
 	if code := w.do("POST", "/v1/databases/ka/publish", nil, nil); code != 200 {
 		t.Fatalf("publish: %d", code)
 	}
@@ -296,7 +296,7 @@ func TestDaemonRefusesBadVersion(t *testing.T) {
 	rd, r := startDaemon(t, t.TempDir(), boot)
 	var st Status
 	w.do("POST", "/v1/databases", map[string]string{"name": "bad", "key_file": keyPath}, &st)
-	w.do("POST", "/v1/databases/bad/exec", map[string]any{"sql": "CREATE TABLE t(x); INSERT INTO t VALUES (1)"}, nil)
+	w.do("POST", "/v1/databases/bad/exec", map[string]any{"sql": "CREATE TABLE t(x INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)"}, nil)
 	var rep map[string]any
 	if code := w.do("POST", "/v1/databases/bad/publish", nil, &rep); code != 200 {
 		t.Fatalf("publish: %d", code)

@@ -220,6 +220,16 @@ func (s *Store) load(a record.Address) (*DB, error) {
 		return nil, fmt.Errorf("load %s: %w", a, err)
 	}
 	d := &DB{store: s, addr: a, dir: dir, st: st}
+	if st.Role == RoleOwner && s.cfg.Journal {
+		// Repair now: a write a crash kept out of live.sqlite is in the
+		// journal, and queries must see every acknowledged write.
+		d.wmu.Lock()
+		_, err := d.writer()
+		d.wmu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", a, err)
+		}
+	}
 	s.dbs[a] = d
 	return d, nil
 }
