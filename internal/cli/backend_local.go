@@ -53,20 +53,6 @@ func (l *localBackend) resolve(ref string) (*db.DB, error) {
 	return l.store.Find(ref)
 }
 
-// localStatus is the status of a database from its durable state.
-func localStatus(d *db.DB) daemon.Status {
-	st := d.State()
-	s := daemon.Status{Address: d.Address().String(), Magnet: d.Address().Magnet(), Role: st.Role,
-		Seq: st.Sync.Seq, ReadOnly: st.Sync.Pointer.RO}
-	if st.Sync.Item != nil {
-		s.IH = st.Sync.Pointer.IH.String()
-	}
-	if st.Sync.HasCurrent {
-		s.Current = st.Sync.Current.String()
-	}
-	return s
-}
-
 func (l *localBackend) Create(ctx context.Context, name, keyFile string) (daemon.Status, error) {
 	key, err := l.e.loadKey(keyFile)
 	if err != nil {
@@ -83,7 +69,7 @@ func (l *localBackend) Create(ctx context.Context, name, keyFile string) (daemon
 	if err := d.SetKeyFile(keyFile); err != nil {
 		return daemon.Status{}, err
 	}
-	return localStatus(d), nil
+	return daemon.StatusOf(d), nil
 }
 
 func (l *localBackend) Unfollow(ctx context.Context, ref string) error {
@@ -102,7 +88,7 @@ func (l *localBackend) Status(ctx context.Context, ref string) (daemon.Status, e
 	if err != nil {
 		return daemon.Status{}, err
 	}
-	return localStatus(d), nil
+	return daemon.StatusOf(d), nil
 }
 
 func (l *localBackend) List(ctx context.Context) ([]daemon.Status, error) {
@@ -116,7 +102,7 @@ func (l *localBackend) List(ctx context.Context) ([]daemon.Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, localStatus(d))
+		out = append(out, daemon.StatusOf(d))
 	}
 	return out, nil
 }
