@@ -10,6 +10,12 @@
 // goroutine whose result comes back to the loop as a closure. All state of a
 // database's loop is owned by that loop goroutine.
 //
+// Owned databases have a write journal by default (Config.NoJournal turns it
+// off): their loop polls like a follower's, and when another writer holding
+// the same key published a newer version it runs db.CatchUp (fetch, confirm,
+// rebase the local writes onto it) instead of installing it, then publishes
+// what is still pending.
+//
 // The network is reached through two small interfaces defined here, Pointers
 // and Transfers, so that the runner is tested with in-memory fakes; Network
 // implements both (and db's Snapshotter/Seeder/Putter) over the dht, swarm and
