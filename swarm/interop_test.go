@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dhtdb/dhtdb/internal/ltpeer"
 	"github.com/dhtdb/dhtdb/snapshot"
@@ -134,4 +135,60 @@ func TestInteropFetchFromLibtorrentThroughOurDHT(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameContent(t, path, v.Path)
+}
+
+// libtorrent, whose only DHT contacts are our nodes, finds our seeder by
+// infohash alone (our swarm announced it through our DHT) and downloads.
+func TestInteropLibtorrentFindsOurSeedThroughOurDHT(t *testing.T) {
+	nodes := startDHT(t, 6)
+	dir := t.TempDir()
+	v := snap(t, makeDB(t, dir, 2000, 200), filepath.Join(dir, "v.db"), "data.db")
+	sw, err := New(Config{ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), DHT: nodes[5]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	ih, err := sw.Seed(v.Path, v.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	// Our announce is in the DHT before libtorrent looks.
+	for {
+		peers, err := nodes[0].GetPeers(ctx, ih)
+		if err == nil && len(peers) > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("our seeder's announce never reached the DHT")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	lt := ltpeer.StartTest(t, ltpeer.Config{Bootstrap: []netip.AddrPort{nodes[0].Addr(), nodes[1].Addr()}})
+	if _, err := lt.WaitNodes(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	ltDir := t.TempDir()
+	if err := lt.AddMagnet(ctx, ih, ltpeer.AddOptions{SaveDir: ltDir}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := lt.Status(ctx, ih)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Complete() {
+			break
+		}
+		if st.Peers == 0 {
+			lt.ForceAnnounce(ctx, ih)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("libtorrent did not complete: %+v", st)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	sameContent(t, filepath.Join(ltDir, "data.db"), v.Path)
 }
