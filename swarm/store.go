@@ -3,6 +3,7 @@ package swarm
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 
 	"github.com/anacrolix/torrent/metainfo"
 
@@ -24,7 +25,9 @@ func (s *Swarm) SeedStore(store *versions.Store) error {
 	}
 	dir := filepath.Clean(store.Dir())
 	for ih, path := range s.Seeding() {
-		if !listed[ih] && filepath.Dir(path) == dir {
+		// A fetched file not added yet still has its temporary name.
+		fetched := strings.HasPrefix(filepath.Base(path), ".dhtdb-tmp-")
+		if !listed[ih] && !fetched && filepath.Dir(path) == dir {
 			s.Unseed(ih)
 		}
 	}
