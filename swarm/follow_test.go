@@ -95,6 +95,13 @@ func TestFollowVersionsThroughDHT(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seq %d: %v", seq, err)
 		}
+		// Re-syncing with the store before the version is added keeps it.
+		if err := sub.SeedStore(subStore); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := sub.Seeding()[v.InfoHash]; !ok {
+			t.Fatalf("seq %d: SeedStore dropped the version fetched but not yet added", seq)
+		}
 		info, ok := sub.Info(v.InfoHash)
 		if !ok {
 			t.Fatalf("seq %d: no info for the fetched version", seq)
