@@ -215,12 +215,16 @@ func (l *loop) poll(minSeq int64) func() {
 	default:
 		ev = l.pollResult(it, found)
 	}
+	// split: the DHT's value at our seq is not the one we hold (two
+	// writers raced to the same seq).
+	held := l.d.State().Sync
+	split := err == nil && held.Item != nil && it.Seq == held.Seq && len(it.V) > 0 && !sameValue(held.Item, it.V)
 	return func() {
 		l.setStatus(func(s *Status) { s.LastFound = found; s.LastPollErr = errString(err) })
 		before := l.f.State().Seq
 		l.step(ev)
-		if l.multi && (l.f.State().Seq > before || l.behind) {
-			l.catchUp() // a seq we did not publish, or a retry
+		if l.multi && (l.f.State().Seq > before || l.behind || split) {
+			l.catchUp() // a version we did not publish, or a retry
 		}
 	}
 }
