@@ -40,6 +40,8 @@ func commandTable() []command {
 		{"status", "[DB]", "versions, seq and sync state of one database or all", func() runner { return &statusCmd{} }},
 		{"serve", "[--data DIR] [--http ADDR] [--listen ADDR] [--bootstrap HOST:PORT,...]", "the daemon: DHT node, torrent client, sync engine, HTTP API; the other commands act through it", func() runner { return &serveCmd{} }},
 		{"bench dht", "[--nodes N] [--seed S] [--impl ours,anacrolix]", "DHT get/put latency, success and cost on a simulated network, ours and anacrolix/dht side by side", func() runner { return &benchDHTCmd{} }},
+		{"bench sync", "[--size MiB] [--delta-size MiB] [--rows 1,1000] [--no-libtorrent]", "snapshot transfer speed (ours and libtorrent's), delta bytes, peak memory, on loopback", func() runner { return &benchSyncCmd{} }},
+		{"bench propagate", "[--readers N] [--versions N] [--poll DUR]", "commit-to-all-readers time and idle poll cost, writer and reader daemons on loopback", func() runner { return &benchPropagateCmd{} }},
 		{"demo", "[--nodes N]", "a local DHT network in one process: publish and read a database pointer, with timings; loopback only", func() runner { return &demoCmd{} }},
 	}
 }
