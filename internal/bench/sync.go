@@ -46,7 +46,7 @@ type SyncConfig struct {
 	// InProcess fetches in this process instead of a child process; the
 	// peak RSS is then not measured.
 	InProcess bool
-	// Seed seeds the random rows and the rows changed.
+	// Seed picks the rows the delta runs change.
 	Seed uint64
 	// Timeout bounds each transfer; 0: 10 minutes.
 	Timeout time.Duration
@@ -175,7 +175,7 @@ func newSeeder(ctx context.Context, dir, path string) (*swarm.Swarm, swarm.Versi
 func runFull(ctx context.Context, cfg SyncConfig, dir string, progress io.Writer, res *SyncResult) error {
 	fmt.Fprintf(progress, "full: making a %s database\n", sizeString(cfg.Size))
 	live := filepath.Join(dir, "full-live.db")
-	if err := makeSyncDB(ctx, live, cfg.Size, cfg.Seed); err != nil {
+	if err := makeSyncDB(ctx, live, cfg.Size); err != nil {
 		return err
 	}
 	snapPath := filepath.Join(dir, "full-snap.db")
@@ -257,7 +257,7 @@ func runLibtorrent(ctx context.Context, cfg SyncConfig, dir string, seeder *swar
 func runDeltas(ctx context.Context, cfg SyncConfig, dir string, progress io.Writer, res *SyncResult) error {
 	fmt.Fprintf(progress, "delta: making a %s database\n", sizeString(cfg.DeltaSize))
 	live := filepath.Join(dir, "delta-live.db")
-	if err := makeSyncDB(ctx, live, cfg.DeltaSize, cfg.Seed+1); err != nil {
+	if err := makeSyncDB(ctx, live, cfg.DeltaSize); err != nil {
 		return err
 	}
 	seeder, err := swarm.New(swarm.Config{ListenAddr: "127.0.0.1:0", DataDir: filepath.Join(dir, "delta-seeder")})

@@ -13,8 +13,10 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-// makeSyncDB creates a database of about size bytes of random rows.
-func makeSyncDB(ctx context.Context, path string, size int64, seed uint64) error {
+// makeSyncDB creates a database of about size bytes of random rows
+// (SQLite's randomblob: the content does not matter, only that it does not
+// repeat).
+func makeSyncDB(ctx context.Context, path string, size int64) error {
 	os.Remove(path)
 	c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate)
 	if err != nil {
@@ -26,7 +28,6 @@ func makeSyncDB(ctx context.Context, path string, size int64, seed uint64) error
 	q := fmt.Sprintf(`CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < %d)
 INSERT INTO t (id, body) SELECT x, randomblob(%d) FROM c;`, rows, syncRowBytes)
-	_ = seed // SQLite's randomblob is not seedable; the content does not matter, only its size
 	if err := sqlitex.ExecuteScript(c, q, nil); err != nil {
 		return fmt.Errorf("make database: %w", err)
 	}
