@@ -40,6 +40,17 @@ func TestFetchByInfohash(t *testing.T) {
 	if !ok || last.Phase != PhaseDone || last.Done != v.Info.Length || last.PiecesDone != v.Info.NumPieces() {
 		t.Fatalf("last event = %+v, want done with all %d bytes", last, v.Info.Length)
 	}
+	evs.mu.Lock()
+	for i := 1; i < len(evs.all); i++ {
+		a, b := evs.all[i-1], evs.all[i]
+		if b.Phase < a.Phase || b.Done < a.Done || b.Received < a.Received {
+			t.Errorf("event %d went backwards: %+v after %+v", i, b, a)
+		}
+	}
+	if evs.all[0].Phase != PhaseMetadata {
+		t.Errorf("first event in phase %v, want metadata", evs.all[0].Phase)
+	}
+	evs.mu.Unlock()
 	if last.Received < v.Info.Length {
 		t.Errorf("received %d bytes, less than the %d of the file", last.Received, v.Info.Length)
 	}
