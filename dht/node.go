@@ -51,6 +51,10 @@ type Node struct {
 	maint   clock.Timer
 
 	stats counters
+
+	// client is the client side's state (getput*.go): the closest nodes of
+	// recent lookups, so a repeated get of one target starts near it.
+	client clientState
 }
 
 // addrPortConn is implemented by *net.UDPConn and simnet conns; it avoids
