@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dhtdb/dhtdb/keyfile"
 )
@@ -63,8 +64,8 @@ func TestDaemonsTwoWriters(t *testing.T) {
 	if err := keyfile.Write(keyPath, n.key, keyfile.WriteOptions{Plaintext: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, a := startDaemonWith(t, t.TempDir(), boot, true)
-	_, b := startDaemonWith(t, t.TempDir(), boot, true)
+	_, a := startDaemonWith(t, t.TempDir(), boot, 100*time.Millisecond)
+	_, b := startDaemonWith(t, t.TempDir(), boot, 100*time.Millisecond)
 	_, r := startDaemon(t, t.TempDir(), boot)
 	var st Status
 	if code := a.do("POST", "/v1/databases", map[string]string{"name": "shared", "key_file": keyPath}, &st); code != 200 {
