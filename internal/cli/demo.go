@@ -10,8 +10,11 @@ import (
 	"time"
 )
 
-// DefaultDemoNodes is the size of the demo's local DHT.
-const DefaultDemoNodes = 20
+// Defaults of the demo: the size of its local DHT and its readers.
+const (
+	DefaultDemoNodes   = 20
+	DefaultDemoReaders = 3
+)
 
 // demoCmd: dhtdb demo. A local network in one process, on loopback only,
 // and a scripted story told with timings. The story is a list of steps
@@ -19,6 +22,7 @@ const DefaultDemoNodes = 20
 type demoCmd struct {
 	out     output
 	nodes   int
+	readers int
 	verbose bool
 	keep    bool
 }
@@ -26,6 +30,7 @@ type demoCmd struct {
 func (c *demoCmd) flags(fs *flag.FlagSet) {
 	c.out.register(fs)
 	fs.IntVar(&c.nodes, "nodes", DefaultDemoNodes, "DHT nodes of the local network")
+	fs.IntVar(&c.readers, "readers", DefaultDemoReaders, "reader daemons (one more joins later)")
 	fs.BoolVar(&c.verbose, "v", false, "log the nodes' debug messages to stderr")
 	fs.BoolVar(&c.keep, "keep", false, "keep the demo's working directory (it is printed)")
 }
@@ -53,6 +58,9 @@ func (c *demoCmd) run(ctx context.Context, e *env, args []string) error {
 	if c.nodes < 10 {
 		return usagef("--nodes %d: the demo needs at least 10", c.nodes)
 	}
+	if c.readers < 1 || c.readers > 20 {
+		return usagef("--readers %d: want 1 to 20", c.readers)
+	}
 	dir, err := os.MkdirTemp("", "dhtdb-demo-")
 	if err != nil {
 		return err
@@ -64,7 +72,7 @@ func (c *demoCmd) run(ctx context.Context, e *env, args []string) error {
 	if c.verbose {
 		logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s := &demoState{dir: dir, nodes: c.nodes, logger: logger}
+	s := &demoState{dir: dir, nodes: c.nodes, readers: c.readers, logger: logger}
 	defer s.close()
 	start := time.Now()
 	for _, st := range demoSteps() {
@@ -75,7 +83,7 @@ func (c *demoCmd) run(ctx context.Context, e *env, args []string) error {
 		}
 		ev := demoEvent{Step: st.name, Ms: ms(time.Since(t0)), TotalMs: ms(time.Since(start)), Detail: detail, Data: data}
 		if err := c.out.print(e.stdout, ev, func(w io.Writer) {
-			fmt.Fprintf(w, "[%6.0f ms] %-14s %s\n", ev.Ms, ev.Step, ev.Detail)
+			fmt.Fprintf(w, "[%6.0f ms] %-13s %s\n", ev.Ms, ev.Step, ev.Detail)
 		}); err != nil {
 			return err
 		}

@@ -347,12 +347,19 @@ func TestDemo(t *testing.T) {
 		}
 		steps[ev.Step] = ev
 	}
-	for _, name := range []string{"network", "publish v1", "read v1", "publish v2", "poll", "poll again", "replay"} {
+	for _, name := range []string{"network", "daemons", "create", "publish v1", "follow", "publish v2", "sync v2",
+		"query", "writer leaves", "fallback", "writer back", "republish", "replay"} {
 		if _, ok := steps[name]; !ok {
 			t.Errorf("demo printed no %q step:\n%s", name, r.stdout)
 		}
 	}
-	if seq := steps["poll"].Data["seq"]; seq != 2.0 {
-		t.Errorf("poll found seq %v, want 2", seq)
+	if seq := steps["writer back"].Data["seq"]; seq != 3.0 {
+		t.Errorf("after the writer came back, readers hold seq %v, want 3", seq)
+	}
+	if seq := steps["fallback"].Data["seq"]; seq != 3.0 {
+		t.Errorf("the fallback reader saw seq %v, want 3", seq)
+	}
+	if n := steps["replay"].Data["rejected_302"]; n == nil || n.(float64) < 1 {
+		t.Errorf("replay refused by %v nodes", n)
 	}
 }

@@ -120,3 +120,36 @@ func (l *localNet) Close() {
 		n.Close()
 	}
 }
+
+// restartAll restarts every node empty on its address (a new id, nothing
+// stored), as if each had crashed and come back.
+func (l *localNet) restartAll(ctx context.Context, logger *slog.Logger) error {
+	addrs := l.addrs()
+	for i, n := range l.nodes {
+		n.Close()
+		conn, err := listenUDP(addrs[i])
+		if err != nil {
+			return err
+		}
+		var boot []string
+		if i > 0 {
+			boot = addrs[:1]
+		}
+		node, err := dht.New(dht.Config{Conn: conn, Bootstrap: boot, Logger: logger.With("node", i)})
+		if err != nil {
+			conn.Close()
+			return err
+		}
+		l.nodes[i] = node
+	}
+	return l.bootstrapAll(ctx, false)
+}
+
+// items counts the BEP 44 items the nodes hold.
+func (l *localNet) items() int {
+	n := 0
+	for _, node := range l.nodes {
+		n += node.Stats().Items
+	}
+	return n
+}
