@@ -26,7 +26,10 @@
 // that left.
 //
 // How it measures: latency is the wall time of the library call, failed
-// operations included at the time they gave up. Messages are the KRPC
+// operations included at the time they gave up. The simulated network runs
+// in real time, so a loaded machine adds scheduling delay to every hop and
+// raises all figures; compare networks within one run. Every operation has
+// its own origin node, so no per-target client cache can help. Messages are the KRPC
 // queries the originating node sent during the operation, counted by a
 // simnet tap (concurrent operations always have distinct origins). "Stored"
 // is checked independently of what the put reports: after each put a probe
