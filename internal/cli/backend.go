@@ -9,11 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/dhtdb/dhtdb/daemon"
 	"github.com/dhtdb/dhtdb/db"
+	"github.com/dhtdb/dhtdb/keyfile"
 )
 
 // backend is where the database commands act: the API of a daemon running
@@ -40,7 +42,7 @@ var (
 // directory itself. A daemon.json left by a daemon that is gone is ignored.
 func openBackend(ctx context.Context, e *env, dir string, nf netFlags) (backend, error) {
 	if info, err := daemon.ReadInfo(dir); err == nil {
-		api := &apiBackend{base: "http://" + info.HTTP, client: httpClient()}
+		api := &apiBackend{base: "http://" + info.HTTP, client: httpClient(), e: e}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := api.List(pctx)
 		cancel()
@@ -55,6 +57,7 @@ func openBackend(ctx context.Context, e *env, dir string, nf netFlags) (backend,
 type apiBackend struct {
 	base   string
 	client *http.Client
+	e      *env // asks for a key file's passphrase
 }
 
 func (a *apiBackend) Close() error { return nil }
@@ -108,9 +111,19 @@ func dbPath(ref string, suffix string) string {
 	return "/v1/databases/" + url.PathEscape(ref) + suffix
 }
 
+// Create sends the key file's path, and its passphrase when it is
+// encrypted (the daemon keeps the key in memory for publishing).
 func (a *apiBackend) Create(ctx context.Context, name, keyFile string) (daemon.Status, error) {
 	var st daemon.Status
-	err := a.call(ctx, http.MethodPost, "/v1/databases", map[string]string{"name": name, "key_file": keyFile}, &st)
+	req := map[string]string{"name": name, "key_file": keyFile}
+	if data, err := os.ReadFile(keyFile); err == nil && keyfile.IsEncrypted(data) && a.e != nil {
+		pass, err := a.e.passphrase("passphrase for "+keyFile+": ", false)
+		if err != nil {
+			return st, err
+		}
+		req["passphrase"] = pass
+	}
+	err := a.call(ctx, http.MethodPost, "/v1/databases", req, &st)
 	return st, err
 }
 

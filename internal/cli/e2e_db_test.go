@@ -95,6 +95,19 @@ func TestEndToEndDatabase(t *testing.T) {
 		t.Fatalf("reader status: %s (%v)", r.stdout, err)
 	}
 
+	// An encrypted key: the CLI asks for its passphrase (here from the
+	// environment) and hands it to the daemon, which keeps the key.
+	encKey := filepath.Join(tmp, "enc.key")
+	pass := []string{"DHTDB_PASSPHRASE=demo pass"}
+	ok(t, &keygenResult{}, pass, "keygen", "--out", encKey, "--work-factor", "10", "--json")
+	fails(t, 1, "passphrase", nil, "create", "--data", wdir, "--key", encKey, "secret")
+	ok(t, &st, pass, "create", "--data", wdir, "--key", encKey, "--json", "secret")
+	ok(t, &ex, nil, "exec", "--data", wdir, "--json", "secret", "CREATE TABLE s (x)")
+	ok(t, &rep, nil, "publish", "--data", wdir, "--json", "secret")
+	if rep.Seq != 1 {
+		t.Fatalf("publish with an encrypted key: %+v", rep)
+	}
+
 	// What the reader may not do.
 	fails(t, 1, "not the owner", nil, "exec", "--data", rdir, addr, "DELETE FROM t")
 	fails(t, 2, "not a local name", nil, "follow", "--data", rdir, "notes")
