@@ -42,7 +42,7 @@ func commandTable() []command {
 		{"bench dht", "[--nodes N] [--seed S] [--impl ours,anacrolix]", "DHT get/put latency, success and cost on a simulated network, ours and anacrolix/dht side by side", func() runner { return &benchDHTCmd{} }},
 		{"bench sync", "[--size MiB] [--delta-size MiB] [--rows 1,1000] [--no-libtorrent]", "snapshot transfer speed (ours and libtorrent's), delta bytes, peak memory, on loopback", func() runner { return &benchSyncCmd{} }},
 		{"bench propagate", "[--readers N] [--versions N] [--poll DUR]", "commit-to-all-readers time and idle poll cost, writer and reader daemons on loopback", func() runner { return &benchPropagateCmd{} }},
-		{"demo", "[--nodes N]", "a local DHT network in one process: publish and read a database pointer, with timings; loopback only", func() runner { return &demoCmd{} }},
+		{"demo", "[--nodes N] [--readers N]", "a complete local network in one process: a writer and readers publish, sync by delta, fall back, republish, with timings; loopback only, no internet", func() runner { return &demoCmd{} }},
 	}
 }
 
