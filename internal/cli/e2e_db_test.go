@@ -16,7 +16,9 @@ import (
 func startServe(t *testing.T, dir, boot string) serveEvent {
 	t.Helper()
 	line := startBackground(t, "serve", "--data", dir, "--bootstrap", boot, "--listen", "127.0.0.1:0",
-		"--http", "127.0.0.1:0", "--torrent", "127.0.0.1:0", "--poll", "1s", "--json")
+		"--http", "127.0.0.1:0", "--torrent", "127.0.0.1:0", "--poll", "1s", "--json",
+		// Explicit publishes only: the automatic one would race with them.
+		"--debounce", "1h", "--debounce-max", "1h")
 	var ev serveEvent
 	if err := json.Unmarshal([]byte(line), &ev); err != nil {
 		t.Fatalf("serve output %q: %v", line, err)

@@ -33,6 +33,7 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.torrent, "torrent", "", "address of the torrent client (default: any address, a free port)")
 	fs.DurationVar(&c.sync.PollInterval, "poll", syncer.DefaultPollInterval, "mean time between two polls of a followed database's pointer")
 	fs.DurationVar(&c.debounce.Delay, "debounce", db.DefaultPublishDelay, "quiet time after a write before the automatic publish")
+	fs.DurationVar(&c.debounce.MaxDelay, "debounce-max", db.DefaultMaxPublishDelay, "longest a write waits for the automatic publish while writes keep coming")
 }
 
 type serveEvent struct {

@@ -1,0 +1,601 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dhtdb/dhtdb/daemon"
+	"github.com/dhtdb/dhtdb/db"
+	"github.com/dhtdb/dhtdb/record"
+	"github.com/dhtdb/dhtdb/syncer"
+)
+
+// TestCrashKill is issue 5's "50 SIGKILLs of writers and readers at random
+// points": a testnet, a writer and a reader `dhtdb serve` process. Each
+// round the writer gets writes (API and `dhtdb exec`; a write whose command
+// succeeded is acknowledged) and publishes (explicit and automatic after the
+// debounce) while the reader follows; then the writer or the reader is
+// SIGKILLed at a random moment, during a write, a snapshot, a put, a poll,
+// a fetch or a swap, and restarted on the same data directory. After each
+// kill: every database file of the dead process opens and passes
+// quick_check, every acknowledged write is in the restarted writer's copy,
+// the reader's copy is a complete published version (its infohash is named
+// by a signed pointer) and the reader never goes back. At the end a publish
+// brings every acknowledged write to the reader.
+//
+// DHTDB_CRASH_SEED repeats a run's random choices (the seed is logged);
+// DHTDB_CRASH_ROUNDS changes the number of kills (default 50).
+func TestCrashKill(t *testing.T) {
+	bin := dhtdbBinary(t)
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("DHTDB_CRASH_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("DHTDB_CRASH_SEED: %v", err)
+		}
+	}
+	rounds := 50
+	if s := os.Getenv("DHTDB_CRASH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	t.Logf("seed %d (DHTDB_CRASH_SEED=%d repeats the random choices)", seed, seed)
+	c := &crashRun{t: t, ctx: context.Background(), bin: bin, seed: seed,
+		rng:   rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
+		acked: map[int64]bool{}, published: map[syncer.Hash]int64{},
+		kills: map[string]int{}, hits: map[string]int{}}
+	start := time.Now()
+	c.setup()
+	// Half the kills hit the writer, half the reader, in a random order.
+	victims := make([]string, rounds)
+	for i := range victims {
+		victims[i] = []string{"writer", "reader"}[i%2]
+	}
+	c.rng.Shuffle(len(victims), func(i, j int) { victims[i], victims[j] = victims[j], victims[i] })
+	for i, v := range victims {
+		c.round = i + 1
+		rs := time.Now()
+		if v == "writer" {
+			c.killWriter()
+		} else {
+			c.killReader()
+		}
+		c.logf("%s; %d acked writes (%.1fs)", c.last, len(c.acked), time.Since(rs).Seconds())
+	}
+	c.finish()
+	t.Logf("%d kills in %.0fs (seed %d)", rounds, time.Since(start).Seconds(), seed)
+	for _, m := range []map[string]int{c.kills, c.hits} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&b, " %s=%d", k, m[k])
+		}
+		t.Logf("%s", b.String())
+	}
+}
+
+// crashRun is the state of one TestCrashKill.
+type crashRun struct {
+	t    *testing.T
+	ctx  context.Context
+	bin  string
+	seed int64
+	rng  *rand.Rand // main goroutine only
+	addr record.Address
+	w, r *crashProc
+	wdb  string // the writer's and the reader's database directories
+	rdb  string
+
+	round int
+	last  string // what the round did, for its log line
+
+	mu     sync.Mutex
+	nextID int64
+	acked  map[int64]bool // ids of rows whose write was acknowledged
+	errs   []string       // unexpected failures seen by background goroutines
+
+	published  map[syncer.Hash]int64 // versions named by signed pointers seen, ih -> seq
+	readerSeq  int64                 // seq of the newest version seen installed at the reader
+	readerHeld int64                 // highest pointer seq the reader was seen holding
+	writerHeld int64
+	kills      map[string]int // victim/trigger
+	hits       map[string]int // what a kill interrupted (from what the process left)
+}
+
+func (c *crashRun) logf(format string, args ...any) {
+	c.t.Helper()
+	c.t.Logf("round %d: "+format, append([]any{c.round}, args...)...)
+}
+
+// fatalf stops the test with what is needed to repeat the run.
+func (c *crashRun) fatalf(format string, args ...any) {
+	c.t.Helper()
+	c.t.Fatalf("round %d (seed %d, %s): %s\nwriter stderr: %s\nreader stderr: %s", c.round, c.seed, c.last,
+		fmt.Sprintf(format, args...), crashTail(c.w.stderr.String()), crashTail(c.r.stderr.String()))
+}
+
+func (c *crashRun) sleep(maxMS int) time.Duration {
+	d := time.Duration(c.rng.IntN(maxMS+1)) * time.Millisecond
+	time.Sleep(d)
+	return d
+}
+
+func (c *crashRun) setup() {
+	t := c.t
+	boot := startTestnet(t, 12)
+	tmp := t.TempDir()
+	key := filepath.Join(tmp, "owner.key")
+	wdir, rdir := filepath.Join(tmp, "writer"), filepath.Join(tmp, "reader")
+	ok(t, &keygenResult{}, nil, "keygen", "--no-passphrase", "--out", key, "--json")
+	c.w = crashStartServe(t, "writer", wdir, boot)
+	var st daemon.Status
+	ok(t, &st, nil, "create", "--data", wdir, "--key", key, "--json", "crash")
+	a, err := record.ParseAddress(st.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.addr, c.wdb, c.rdb = a, crashDBDir(wdir, a), crashDBDir(rdir, a)
+	ok(t, &db.ExecResult{}, nil, "exec", "--data", wdir, "--json", "crash",
+		"CREATE TABLE w (id INTEGER PRIMARY KEY, round INTEGER NOT NULL, pad BLOB)")
+	// 100 rows of 4 kB: snapshots, fetches and swaps of a few hundred kB
+	// take long enough to be hit.
+	ok(t, &db.ExecResult{}, nil, "exec", "--data", wdir, "--json", "crash",
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 100) "+
+			"INSERT INTO w SELECT -i, 0, randomblob(4000) FROM n")
+	for i := int64(1); i <= 100; i++ {
+		c.acked[-i] = true
+	}
+	var rep db.PublishReport
+	ok(t, &rep, nil, "publish", "--data", wdir, "--json", "crash")
+	c.collect(c.wdb)
+	c.r = crashStartServe(t, "reader", rdir, boot)
+	ok(t, &st, nil, "follow", "--data", rdir, "--json", st.Magnet)
+	c.waitReader(rep.IH.String())
+	c.observeReader()
+}
+
+// write inserts one or two new rows through the API (or, with cli, through
+// `dhtdb exec`); they are acknowledged when the command succeeded.
+func (c *crashRun) write(cli bool) error {
+	c.mu.Lock()
+	id := c.nextID + 1
+	n := 1 + int(id%2)
+	c.nextID += int64(n)
+	round := c.round
+	c.mu.Unlock()
+	var vals []string
+	for i := range n {
+		vals = append(vals, fmt.Sprintf("(%d, %d, randomblob(%d))", id+int64(i), round, 200+(id*7919)%3000))
+	}
+	sql := "INSERT INTO w (id, round, pad) VALUES " + strings.Join(vals, ", ")
+	var err error
+	if cli {
+		_, err = crashCLI(c.bin, "exec", "--data", c.w.dir, "--json", "crash", sql)
+	} else {
+		err = c.w.call(c.ctx, "POST", "/v1/databases/crash/exec", map[string]any{"sql": sql}, &db.ExecResult{})
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for i := range n {
+		c.acked[id+int64(i)] = true
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// writes makes n acknowledged writes while the writer runs, a third of
+// them through `dhtdb exec`.
+func (c *crashRun) writes(n int) {
+	for range n {
+		if err := c.write(c.rng.IntN(3) == 0); err != nil {
+			c.fatalf("write: %v", err)
+		}
+	}
+}
+
+// writeLoop writes through the API until stop is closed or a write fails
+// (the writer was killed); inflight counts the writes under way.
+func (c *crashRun) writeLoop(stop <-chan struct{}, inflight *atomic.Int32) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			inflight.Add(1)
+			err := c.write(false)
+			inflight.Add(-1)
+			if err != nil {
+				if isAPIError(err) {
+					c.mu.Lock()
+					c.errs = append(c.errs, "write refused: "+err.Error())
+					c.mu.Unlock()
+				}
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// publishAsync asks the writer's API for a publish.
+func (c *crashRun) publishAsync(inflight *atomic.Int32) <-chan error {
+	done := make(chan error, 1)
+	inflight.Add(1)
+	go func() {
+		defer inflight.Add(-1)
+		var rep db.PublishReport
+		err := c.w.call(c.ctx, "POST", "/v1/databases/crash/publish", nil, &rep)
+		done <- err
+	}()
+	return done
+}
+
+// waitPending watches the writer's state.json until a publish is signed and
+// not yet recorded as stored (the put), or until done or 2 s.
+func (c *crashRun) waitPending(done <-chan error) bool {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && len(done) == 0 {
+		if st, err := crashState(c.wdb); err == nil && st.Pending != nil {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
+}
+
+func (c *crashRun) killWriter() {
+	trig := []string{"write", "publish", "auto-publish"}[c.rng.IntN(3)]
+	var writing, publishing atomic.Int32
+	stop := make(chan struct{})
+	var loops []<-chan struct{}
+	var pub <-chan error
+	var how string
+	switch trig {
+	case "write":
+		loops = append(loops, c.writeLoop(stop, &writing))
+		how = fmt.Sprintf("+%v", c.sleep(300))
+	case "publish":
+		c.writes(1 + c.rng.IntN(3))
+		if c.rng.IntN(2) == 0 {
+			loops = append(loops, c.writeLoop(stop, &writing))
+		}
+		pub = c.publishAsync(&publishing)
+		if c.rng.IntN(2) == 0 {
+			how = fmt.Sprintf("pending seen %v, +%v", c.waitPending(pub), c.sleep(15))
+		} else {
+			how = fmt.Sprintf("+%v", c.sleep(300))
+		}
+	case "auto-publish":
+		c.writes(1 + c.rng.IntN(3))
+		if c.rng.IntN(3) == 0 {
+			loops = append(loops, c.writeLoop(stop, &writing))
+		}
+		time.Sleep(150 * time.Millisecond) // the debounce
+		how = fmt.Sprintf("debounce+%v", c.sleep(300))
+	}
+	wasWriting, wasPublishing := writing.Load() > 0, publishing.Load() > 0
+	c.w.kill(c.t)
+	close(stop)
+	for _, l := range loops {
+		<-l
+	}
+	if pub != nil {
+		if err := <-pub; err != nil && isAPIError(err) {
+			c.mu.Lock()
+			c.errs = append(c.errs, "publish refused: "+err.Error())
+			c.mu.Unlock()
+		}
+	}
+	c.kills["writer/"+trig]++
+	tags := c.writerTags(wasWriting, wasPublishing)
+	c.last = fmt.Sprintf("writer killed (%s %s) during %s", trig, how, strings.Join(tags, ","))
+	c.checkErrs()
+
+	if probs := crashCheckDB(c.ctx, c.wdb, c.addr.Name); len(probs) > 0 {
+		c.fatalf("writer's files after the kill:\n  %s", strings.Join(probs, "\n  "))
+	}
+	st, err := crashState(c.wdb)
+	if err != nil {
+		c.fatalf("writer state: %v", err)
+	}
+	if st.Sync.Seq < c.writerHeld {
+		c.fatalf("writer's held seq went back from %d to %d", c.writerHeld, st.Sync.Seq)
+	}
+	c.writerHeld = st.Sync.Seq
+	c.collect(c.wdb)
+	c.w.start(c.t)
+	c.checkWriter()
+	c.observeReader()
+}
+
+// writerTags says what the writer was doing when it died, from the
+// requests under way and the files it left.
+func (c *crashRun) writerTags(writing, publishing bool) []string {
+	var tags []string
+	if writing {
+		tags = append(tags, "write")
+	}
+	if publishing {
+		tags = append(tags, "publish-request")
+	}
+	if len(crashTemps(filepath.Join(c.wdb, "versions"))) > 0 {
+		tags = append(tags, "snapshot")
+	}
+	if len(crashTemps(c.wdb)) > 0 {
+		tags = append(tags, "catch-up")
+	}
+	if st, err := crashState(c.wdb); err == nil && st.Pending != nil {
+		tags = append(tags, "put")
+	}
+	if len(tags) == 0 {
+		tags = append(tags, "idle")
+	}
+	for _, tag := range tags {
+		c.hits["writer:"+tag]++
+	}
+	return tags
+}
+
+func (c *crashRun) killReader() {
+	c.writes(1 + c.rng.IntN(4))
+	var rep db.PublishReport
+	if err := c.w.call(c.ctx, "POST", "/v1/databases/crash/publish", nil, &rep); err != nil {
+		c.fatalf("publish: %v", err)
+	}
+	c.collect(c.wdb)
+	trig, how := "random", ""
+	if c.rng.IntN(2) == 0 {
+		// Kill once the reader is fetching or has just installed.
+		trig = "watched"
+		deadline := time.Now().Add(5 * time.Second)
+		seen := "nothing"
+		for time.Now().Before(deadline) {
+			var st daemon.Status
+			if err := c.r.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err == nil {
+				if len(st.Fetching) > 0 {
+					seen = "fetching"
+					break
+				}
+				if st.Current == rep.IH.String() {
+					seen = "installed"
+					break
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		how = fmt.Sprintf("%s seen, +%v", seen, c.sleep(20))
+	} else {
+		how = fmt.Sprintf("+%v", c.sleep(600))
+	}
+	c.r.kill(c.t)
+	c.kills["reader/"+trig]++
+	tags := c.readerTags()
+	c.last = fmt.Sprintf("reader killed (%s %s after publishing seq %d) during %s", trig, how, rep.Seq, strings.Join(tags, ","))
+
+	if probs := crashCheckDB(c.ctx, c.rdb, c.addr.Name); len(probs) > 0 {
+		c.fatalf("reader's files after the kill:\n  %s", strings.Join(probs, "\n  "))
+	}
+	c.collect(c.wdb)
+	c.collect(c.rdb)
+	c.checkReaderLive()
+	c.r.start(c.t)
+	c.observeReader()
+}
+
+// readerTags says what the reader was doing when it died, from its files.
+func (c *crashRun) readerTags() []string {
+	var tags []string
+	if len(crashTemps(c.rdb)) > 0 {
+		tags = append(tags, "swap")
+	}
+	if len(crashTemps(filepath.Join(c.rdb, "versions"))) > 0 {
+		tags = append(tags, "fetch")
+	}
+	st, err := crashState(c.rdb)
+	ih, herr := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name)
+	if err == nil && herr == nil {
+		if seq, ok := c.published[ih]; ok && st.Sync.Seq > seq && !slices.Contains(tags, "fetch") {
+			tags = append(tags, "behind")
+		}
+		if !st.Sync.HasCurrent || st.Sync.Current != ih {
+			tags = append(tags, "installed-unrecorded")
+		}
+	}
+	if len(tags) == 0 {
+		tags = append(tags, "idle")
+	}
+	for _, tag := range tags {
+		c.hits["reader:"+tag]++
+	}
+	return tags
+}
+
+// collect notes the versions named by the signed pointer a database
+// directory holds (state.json is replaced atomically: readable any time).
+func (c *crashRun) collect(dbDir string) {
+	st, err := crashState(dbDir)
+	if err != nil {
+		c.fatalf("%s: %v", dbDir, err)
+	}
+	if st.Sync.Item == nil {
+		return
+	}
+	vs, err := crashSigned(st.Sync.Item, c.addr.PublicKey)
+	if err != nil {
+		c.fatalf("held pointer in %s: %v", dbDir, err)
+	}
+	for ih, seq := range vs {
+		if old, ok := c.published[ih]; ok && old != seq {
+			c.t.Logf("round %d: version %s named at seq %d and %d", c.round, ih, old, seq)
+		}
+		if _, ok := c.published[ih]; !ok {
+			c.published[ih] = seq
+		}
+	}
+}
+
+// checkReaderLive: the dead reader's live copy is a version a signed
+// pointer named, not older than one it had before.
+func (c *crashRun) checkReaderLive() {
+	ih, err := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name)
+	if err != nil {
+		c.fatalf("reader's live copy: %v", err)
+	}
+	seq, ok := c.published[ih]
+	if !ok {
+		c.fatalf("reader's live copy (infohash %s) is no published version", ih)
+	}
+	if seq < c.readerSeq {
+		c.fatalf("reader's live copy went back from seq %d to seq %d", c.readerSeq, seq)
+	}
+	c.readerSeq = seq
+	st, err := crashState(c.rdb)
+	if err != nil {
+		c.fatalf("reader state: %v", err)
+	}
+	if st.Sync.Seq < c.readerHeld {
+		c.fatalf("reader's held seq went back from %d to %d", c.readerHeld, st.Sync.Seq)
+	}
+	c.readerHeld = st.Sync.Seq
+}
+
+// observeReader checks the running reader's status: its held seq and its
+// installed version never go back.
+func (c *crashRun) observeReader() {
+	var st daemon.Status
+	if err := c.r.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err != nil {
+		c.fatalf("reader status: %v", err)
+	}
+	if st.Seq < c.readerHeld {
+		c.fatalf("reader's held seq went back from %d to %d", c.readerHeld, st.Seq)
+	}
+	c.readerHeld = st.Seq
+	if st.Current == "" {
+		return
+	}
+	c.collect(c.rdb)
+	for ih, seq := range c.published {
+		if ih.String() == st.Current {
+			if seq < c.readerSeq {
+				c.fatalf("reader's installed version went back from seq %d to seq %d", c.readerSeq, seq)
+			}
+			c.readerSeq = seq
+		}
+	}
+}
+
+// checkWriter: every acknowledged write is in the restarted writer's copy.
+func (c *crashRun) checkWriter() {
+	var rows db.Rows
+	if err := c.w.call(c.ctx, "POST", "/v1/databases/crash/query", map[string]any{"sql": "SELECT id FROM w"}, &rows); err != nil {
+		c.fatalf("query the restarted writer: %v", err)
+	}
+	if missing := c.missing(rows); len(missing) > 0 {
+		c.fatalf("LOST %d acknowledged writes: ids %v", len(missing), missing)
+	}
+}
+
+// missing lists the acknowledged ids not among rows.
+func (c *crashRun) missing(rows db.Rows) []int64 {
+	have := map[int64]bool{}
+	for _, r := range rows.Rows {
+		if f, ok := r[0].(float64); ok {
+			have[int64(f)] = true
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int64
+	for id := range c.acked {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (c *crashRun) checkErrs() {
+	c.mu.Lock()
+	errs := c.errs
+	c.errs = nil
+	c.mu.Unlock()
+	if len(errs) > 0 {
+		c.fatalf("the daemon refused requests it should have run:\n  %s", strings.Join(errs, "\n  "))
+	}
+}
+
+// waitReader waits until the reader has installed version ih.
+func (c *crashRun) waitReader(ih string) {
+	deadline := time.Now().Add(2 * time.Minute)
+	var st daemon.Status
+	for time.Now().Before(deadline) {
+		if err := c.r.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err == nil && st.Current == ih {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.fatalf("the reader did not install %s in 2 minutes; status %+v", ih, st)
+}
+
+// finish publishes once more and waits for the reader to hold every
+// acknowledged write; both daemons then stop cleanly and their files are
+// checked a last time.
+func (c *crashRun) finish() {
+	c.round++
+	c.last = "final publish"
+	var rep db.PublishReport
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var out string
+		if out, err = crashCLI(c.bin, "publish", "--data", c.w.dir, "--json", "crash"); err == nil {
+			if err = json.Unmarshal([]byte(out), &rep); err == nil {
+				break
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		c.fatalf("final publish: %v", err)
+	}
+	c.checkWriter()
+	c.waitReader(rep.IH.String())
+	var rows db.Rows
+	if err := c.r.call(c.ctx, "POST", "/v1/databases/crash/query", map[string]any{"sql": "SELECT id FROM w"}, &rows); err != nil {
+		c.fatalf("query the reader: %v", err)
+	}
+	if missing := c.missing(rows); len(missing) > 0 {
+		c.fatalf("the reader's final version (seq %d) lacks %d acknowledged writes: %v", rep.Seq, len(missing), missing)
+	}
+	c.logf("final publish seq %d: the reader holds all %d acknowledged writes (%d rows)", rep.Seq, len(c.acked), len(rows.Rows))
+	c.w.stop(c.t)
+	c.r.stop(c.t)
+	for _, d := range []string{c.wdb, c.rdb} {
+		if probs := crashCheckDB(c.ctx, d, c.addr.Name); len(probs) > 0 {
+			c.fatalf("files after a clean stop:\n  %s", strings.Join(probs, "\n  "))
+		}
+	}
+	if ih, err := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name); err != nil || ih != rep.IH {
+		c.fatalf("reader's live copy is %s (%v), want the final version %s", ih, err, rep.IH)
+	}
+}
