@@ -32,6 +32,7 @@ type loop struct {
 	done   chan struct{}
 	reqs   chan func() // closures run in the loop goroutine
 	wake   chan struct{}
+	ops    sync.WaitGroup // goroutines of async operations
 
 	fetches map[syncer.Hash]context.CancelFunc // fetches running
 	paths   map[syncer.Hash]string             // fetched files awaiting install
@@ -95,12 +96,16 @@ func (l *loop) poke() {
 
 func (l *loop) run() {
 	defer close(l.done)
+	// On the way out, wait for the operations still running (they see the
+	// cancelled context), so that nothing touches the data after a stop.
+	defer l.ops.Wait()
 	clk := l.r.cfg.Clock
-	go func() {
+	l.async(func() func() {
 		if err := l.r.cfg.Transfers.Resume(l.ctx, l.d); err != nil && l.ctx.Err() == nil {
 			l.log.Warn("resume seeding", "err", err)
 		}
-	}()
+		return nil
+	})
 	if l.multi {
 		l.catchUp() // a joined writer starts empty; a restarted one may be behind
 	}
@@ -145,7 +150,9 @@ func (l *loop) step(ev syncer.Event) { l.apply(l.f.Step(l.r.cfg.Clock.Now(), ev)
 
 // async runs op in its own goroutine and its result, a closure, in the loop.
 func (l *loop) async(op func() func()) {
+	l.ops.Add(1)
 	go func() {
+		defer l.ops.Done()
 		if then := op(); then != nil {
 			l.do(then)
 		}
@@ -420,15 +427,16 @@ func (l *loop) followMoved(key []byte) {
 		l.log.Warn("moved to an invalid key", "err", err)
 		return
 	}
-	go func() {
+	l.async(func() func() {
 		if _, err := l.r.cfg.Store.Follow(a); err != nil {
 			l.log.Warn("follow the moved database", "to", a.String(), "err", err)
-			return
+			return nil
 		}
-		if err := l.r.Add(a); err != nil {
+		if err := l.r.Add(a); err != nil && l.ctx.Err() == nil {
 			l.log.Warn("follow the moved database", "to", a.String(), "err", err)
 		}
-	}()
+		return nil
+	})
 }
 
 // publish runs a Publish and feeds its result to the Follower.
