@@ -56,6 +56,9 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 	for _, ni := range n.closest(target, lookupSeeds) {
 		seeds = append(seeds, lookup.Node{ID: ni.ID, Addr: ni.Addr})
 	}
+	// The closest answerers of the last lookup of target, if any: a repeated
+	// lookup (a poll) then ends after about K queries (see clientState).
+	seeds = append(seeds, n.client.recall(target)...)
 	l, err := lookup.New(lookup.Config{Target: target, Self: n.ID(), Alpha: n.lookupAlpha()}, seeds)
 	if err != nil {
 		return nil, err
@@ -102,6 +105,7 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 	if n.ctx.Err() != nil {
 		return l, ErrClosed // the answers stopped because the node closed
 	}
+	n.client.remember(target, l.Closest())
 	return l, nil
 }
 
