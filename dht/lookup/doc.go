@@ -37,11 +37,11 @@
 // failed (error reply or hard timeout). Next walks the candidates from the
 // closest, skips stalled ones, and queries the unqueried nodes it meets
 // before K answered ones, while fewer than Alpha queries are waiting. A
-// waiting node does not fill that window, since it may turn out silent: the
-// next nodes are asked already, within Alpha, so a run of silent nodes near
-// the target costs one soft timeout instead of one each. A stalled query
-// frees its slot and widens the lookup by one node, yet its late answer is
-// still used.
+// waiting node does not fill that window, since it may turn out silent: up
+// to Speculate nodes past the K closest live candidates are asked already,
+// so a run of silent nodes near the target costs one soft timeout instead
+// of one each. A stalled query frees its slot and widens the lookup by one
+// node, yet its late answer is still used.
 //
 // Termination: the lookup is done as soon as, walking from the closest live
 // (not failed) candidate and skipping stalled ones, K answered nodes are met

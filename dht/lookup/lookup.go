@@ -18,6 +18,8 @@ const (
 	// DefaultMaxQueries caps the queries of one lookup, a guard against a
 	// hostile network that keeps inventing closer nodes.
 	DefaultMaxQueries = 256
+	// DefaultSpeculate is how many speculative queries may be outstanding.
+	DefaultSpeculate = 2
 )
 
 // ErrConfig is wrapped by the errors of New for an invalid Config.
@@ -47,11 +49,15 @@ type Config struct {
 	MaxCandidates int
 	// MaxQueries caps the number of queries issued. 0: DefaultMaxQueries.
 	MaxQueries int
+	// Speculate is how many queries to nodes past the K closest candidates
+	// may be outstanding: asked in case a waiting closer node turns out
+	// silent. 0: DefaultSpeculate.
+	Speculate int
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.K < 0 || c.Alpha < 0 || c.MaxCandidates < 0 || c.MaxQueries < 0 {
-		return c, fmt.Errorf("%w: negative K, Alpha, MaxCandidates or MaxQueries", ErrConfig)
+	if c.K < 0 || c.Alpha < 0 || c.MaxCandidates < 0 || c.MaxQueries < 0 || c.Speculate < 0 {
+		return c, fmt.Errorf("%w: negative K, Alpha, MaxCandidates, MaxQueries or Speculate", ErrConfig)
 	}
 	if c.K == 0 {
 		c.K = DefaultK
@@ -67,6 +73,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxQueries == 0 {
 		c.MaxQueries = DefaultMaxQueries
+	}
+	if c.Speculate == 0 {
+		c.Speculate = DefaultSpeculate
 	}
 	return c, nil
 }
@@ -209,27 +218,48 @@ func (l *Lookup) leaveFlight(e *entry, s state) {
 // It walks the candidates from the closest, skipping stalled ones, and
 // queries the unqueried nodes it meets before K answered ones, while fewer
 // than Alpha queries are waiting. Waiting nodes do not fill that window:
-// any of them may turn out silent, so the next nodes are asked already
-// (Alpha bounds this speculation).
+// any of them may turn out silent, so up to Speculate nodes past the K
+// closest live candidates are asked already.
 func (l *Lookup) Next() []Node {
 	if l.Done() {
 		return nil
 	}
+	// Queries past the first K live, not stalled candidates are speculative:
+	// count those outstanding.
+	spec, pos := 0, 0
+	for _, e := range l.list {
+		if e.state == stateStalled {
+			continue
+		}
+		if pos >= l.cfg.K && e.state == stateWaiting {
+			spec++
+		}
+		pos++
+	}
 	var out []Node
-	answered := 0
+	answered, pos := 0, 0
 	for _, e := range l.list {
 		if answered >= l.cfg.K || l.waiting >= l.cfg.Alpha || l.queries >= l.cfg.MaxQueries {
 			break
 		}
 		switch e.state {
+		case stateStalled:
+			continue
 		case stateAnswered:
 			answered++
 		case stateNew:
+			if pos >= l.cfg.K {
+				if spec >= l.cfg.Speculate {
+					return out
+				}
+				spec++
+			}
 			e.state = stateWaiting
 			l.waiting++
 			l.queries++
 			out = append(out, e.node)
 		}
+		pos++
 	}
 	return out
 }

@@ -209,7 +209,7 @@ func TestScripts(t *testing.T) {
 			done
 			closest 2 3
 		`},
-		{"speculation is bounded by alpha", Config{K: 2, Alpha: 2}, `
+		{"speculation is bounded by alpha", Config{K: 2, Alpha: 2, Speculate: 5}, `
 			seed 1 2 3 4 5
 			next 1 2
 			stall 1
@@ -221,6 +221,19 @@ func TestScripts(t *testing.T) {
 			resp 4
 			done
 			closest 3 4
+		`},
+		{"speculation is bounded by Speculate", Config{K: 2, Alpha: 5, Speculate: 1}, `
+			seed 1 2 3 4 5
+			# 1 and 2 fill the window, one more is speculative
+			next 1 2 3
+			resp 1
+			next
+			# with 2 stalled, 3 is inside the window: 4 may go
+			stall 2
+			next 4
+			resp 3
+			done
+			closest 1 3
 		`},
 		{"failed nodes do not count", small, `
 			seed 1 2 3 4 5
