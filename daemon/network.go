@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
 
@@ -130,6 +131,16 @@ func (n *Network) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, has
 		}
 	}
 	path, err := n.Swarm.Fetch(ctx, metainfo.Hash(ih), opts)
+	for errors.Is(err, swarm.ErrBusy) {
+		// A cancelled fetch of the same version (restarted with a newer
+		// base) is still winding down.
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		path, err = n.Swarm.Fetch(ctx, metainfo.Hash(ih), opts)
+	}
 	if errors.Is(err, swarm.ErrRefused) || errors.Is(err, swarm.ErrCheck) {
 		return "", fmt.Errorf("%w: %w", ErrBadVersion, err)
 	}

@@ -91,8 +91,10 @@ func (f *Follower) fetch(h Hash, newest bool) Fetch {
 }
 
 // onInstalled records h as the local version, if it is newer than the
-// current one; older fetches are cancelled by the next reconcile.
-func (f *Follower) onInstalled(out *actions, h Hash) {
+// current one; older fetches are cancelled by the next reconcile, and the
+// running fetches of newer versions start again with h as their delta base
+// (they began from an older base, or from none).
+func (f *Follower) onInstalled(out *actions, now time.Time, h Hash) {
 	delete(f.attempts, h)
 	newer := false
 	for _, c := range f.candidates() {
@@ -106,6 +108,21 @@ func (f *Follower) onInstalled(out *actions, h Hash) {
 	f.st.Current, f.st.HasCurrent = h, true
 	out.dirty = true
 	out.add(Notice{Kind: NoticeInstalled, Seq: f.st.Seq, IH: h})
+	cands := f.candidates()
+	for _, c := range cands {
+		if a := f.attempts[c]; a != nil && a.done {
+			return // a newer version is about to be installed: restart after it
+		}
+	}
+	for i, c := range cands {
+		a := f.attempts[c]
+		if a == nil || a.failed { // a failed one restarts from h when retried
+			continue
+		}
+		a.started = now
+		out.add(Cancel{IH: c})
+		out.add(f.fetch(c, i == 0))
+	}
 }
 
 // sortedHashes returns the keys of m in byte order, so that the actions of

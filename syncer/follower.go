@@ -112,7 +112,7 @@ func (f *Follower) Step(now time.Time, ev Event) []Action {
 		out.add(Notice{Kind: NoticeBadVersion, IH: ev.IH, Err: ev.Err})
 	case InstallDone:
 		f.installing = false
-		f.onInstalled(&out, ev.IH)
+		f.onInstalled(&out, now, ev.IH)
 	case InstallFailed:
 		f.installing = false
 		f.bad[ev.IH] = true
