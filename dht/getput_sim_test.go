@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,6 +197,37 @@ func TestSimnetGetPut(t *testing.T) {
 	}
 	if mean := float64(o.stored) / ops; mean < 6 {
 		t.Errorf("puts stored on %.2f of the 8 closest live nodes on average, want >= 6", mean)
+	}
+
+	// A repeated get of the same target (a poll) starts from the closest
+	// nodes of the previous one: it asks fewer nodes, and still finds it.
+	var first, again atomic.Int64
+	var pollers sync.WaitGroup
+	for i := range 5 {
+		pollers.Go(func() {
+			priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(100 + i)}, 32))
+			it, err := bep44.NewMutable(priv, []byte("poll"), 1, []byte("4:poll"))
+			if err == nil {
+				_, err = s.nodes[s.live[i]].Put(context.Background(), it, PutOptions{})
+			}
+			if err != nil {
+				t.Errorf("poll %d: put: %v", i, err)
+				return
+			}
+			getter := s.nodes[s.live[50+i]]
+			for _, count := range []*atomic.Int64{&first, &again} {
+				res, err := getter.Get(context.Background(), GetRequest{PublicKey: it.K[:], Salt: it.Salt, MinSeq: 1})
+				if err != nil || res.Item.Seq != 1 {
+					t.Errorf("poll %d: %v (seq %d)", i, err, res.Item.Seq)
+				}
+				count.Add(int64(res.Msgs))
+			}
+		})
+	}
+	pollers.Wait()
+	t.Logf("5 polls: %d queries the first time, %d the second", first.Load(), again.Load())
+	if again.Load() >= first.Load() {
+		t.Errorf("repeated gets sent %d queries, first ones %d: the closest nodes were not reused", again.Load(), first.Load())
 	}
 
 	// Peers: a few nodes announce a torrent, another finds them.
