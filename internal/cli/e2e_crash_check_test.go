@@ -67,25 +67,41 @@ func crashManifest(dbDir string) ([]crashManifestEntry, error) {
 	return m.Versions, nil
 }
 
-// crashCheckDB checks every database file of one database directory of a
-// dead process: the working copy and the write journal open (after the
-// recovery SQLite does at open, on a copy so the restart sees what the
-// crash left) and pass PRAGMA quick_check; state.json parses; every version
-// the manifest lists is a complete SQLite file (snapshot.Check) whose
-// torrent has the infohash it is filed under. It returns the problems.
-func crashCheckDB(ctx context.Context, dbDir, name string) []string {
+// crashCheckData checks the data directory of a dead process: every SQLite
+// file in it (working copy, write journal, versions; not the temporary
+// files of work cut short, which the next start ignores or removes) opens,
+// after the recovery SQLite does at open, and passes PRAGMA quick_check —
+// on a copy, so the restart sees what the crash left; the database's
+// state.json parses; every version its manifest lists has the infohash it
+// is filed under. It returns the problems and the number of files checked.
+func crashCheckData(ctx context.Context, dataDir string, a record.Address) ([]string, int) {
 	var probs []string
-	if _, err := crashState(dbDir); err != nil {
+	n := 0
+	err := filepath.WalkDir(dataDir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		base := e.Name()
+		if strings.HasPrefix(base, strings.TrimSuffix(snapshot.TempPattern, "*")) ||
+			strings.HasSuffix(base, "-wal") || strings.HasSuffix(base, "-shm") || strings.HasSuffix(base, "-journal") {
+			return nil
+		}
+		if !crashIsSQLite(path) {
+			return nil
+		}
+		n++
+		if err := crashQuickCheck(path); err != nil {
+			rel, _ := filepath.Rel(dataDir, path)
+			probs = append(probs, fmt.Sprintf("%s: %v", rel, err))
+		}
+		return nil
+	})
+	if err != nil {
 		probs = append(probs, err.Error())
 	}
-	for _, f := range []string{"live.sqlite", "journal.sqlite"} {
-		path := filepath.Join(dbDir, f)
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err := crashQuickCheck(path); err != nil {
-			probs = append(probs, fmt.Sprintf("%s: %v", f, err))
-		}
+	dbDir := crashDBDir(dataDir, a)
+	if _, err := crashState(dbDir); err != nil {
+		probs = append(probs, err.Error())
 	}
 	vs, err := crashManifest(dbDir)
 	if err != nil {
@@ -97,12 +113,24 @@ func crashCheckDB(ctx context.Context, dbDir, name string) []string {
 			probs = append(probs, fmt.Sprintf("version %s (seq %d): %v", v.InfoHash, v.Seq, err))
 			continue
 		}
-		ih, err := crashInfoHash(ctx, path, name)
+		ih, err := crashInfoHash(ctx, path, a.Name)
 		if err != nil || ih.String() != v.InfoHash {
 			probs = append(probs, fmt.Sprintf("version %s (seq %d): content hashes to %s (%v)", v.InfoHash, v.Seq, ih, err))
 		}
 	}
-	return probs
+	return probs, n
+}
+
+// crashIsSQLite: the file starts with the SQLite header.
+func crashIsSQLite(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [16]byte
+	_, err = io.ReadFull(f, h[:])
+	return err == nil && string(h[:]) == "SQLite format 3\x00"
 }
 
 // crashInfoHash is the infohash of the snapshot torrent of the file at

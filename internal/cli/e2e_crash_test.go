@@ -65,6 +65,12 @@ func TestCrashKill(t *testing.T) {
 	for i, v := range victims {
 		c.round = i + 1
 		rs := time.Now()
+		c.oldTemps = map[string]bool{}
+		for _, d := range []string{c.wdb, c.rdb, filepath.Join(c.wdb, "versions"), filepath.Join(c.rdb, "versions")} {
+			for _, f := range crashTemps(d) {
+				c.oldTemps[f] = true
+			}
+		}
 		if v == "writer" {
 			c.killWriter()
 		} else {
@@ -100,8 +106,9 @@ type crashRun struct {
 	wdb  string // the writer's and the reader's database directories
 	rdb  string
 
-	round int
-	last  string // what the round did, for its log line
+	round    int
+	last     string          // what the round did, for its log line
+	oldTemps map[string]bool // temporary files there before the round
 
 	mu     sync.Mutex
 	nextID int64
@@ -224,6 +231,7 @@ func (c *crashRun) writeLoop(stop <-chan struct{}, inflight *atomic.Int32) <-cha
 			inflight.Add(1)
 			err := c.write(false)
 			inflight.Add(-1)
+			time.Sleep(2 * time.Millisecond)
 			if err != nil {
 				if isAPIError(err) {
 					c.mu.Lock()
@@ -250,48 +258,64 @@ func (c *crashRun) publishAsync(inflight *atomic.Int32) <-chan error {
 	return done
 }
 
-// waitPending watches the writer's state.json until a publish is signed and
-// not yet recorded as stored (the put), or until done or 2 s.
-func (c *crashRun) waitPending(done <-chan error) bool {
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) && len(done) == 0 {
-		if st, err := crashState(c.wdb); err == nil && st.Pending != nil {
+// watch polls cond until it holds, done has a value, or 3 s pass, and
+// says whether it held: the test kills right when a step is seen under way.
+func watch(done <-chan error, cond func() bool) bool {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && (done == nil || len(done) == 0) {
+		if cond() {
 			return true
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(200 * time.Microsecond)
 	}
 	return false
 }
 
+// pending: the writer has signed a publish not yet recorded as stored (a put).
+func (c *crashRun) pending() bool {
+	st, err := crashState(c.wdb)
+	return err == nil && st.Pending != nil
+}
+
+// The writer's kill triggers: a stream of writes, an explicit publish (a
+// random moment, or right when its snapshot file or its signed pending put
+// appears), the automatic publish after the debounce.
+var crashWriterTriggers = []string{"write", "publish", "publish-snapshot", "publish-put", "auto-publish"}
+
 func (c *crashRun) killWriter() {
-	trig := []string{"write", "publish", "auto-publish"}[c.rng.IntN(3)]
+	trig := crashWriterTriggers[c.rng.IntN(len(crashWriterTriggers))]
 	var writing, publishing atomic.Int32
 	stop := make(chan struct{})
 	var loops []<-chan struct{}
 	var pub <-chan error
 	var how string
+	snapshotting := func() bool { return len(c.temps(filepath.Join(c.wdb, "versions"))) > 0 }
 	switch trig {
 	case "write":
 		loops = append(loops, c.writeLoop(stop, &writing))
 		how = fmt.Sprintf("+%v", c.sleep(300))
-	case "publish":
+	case "publish", "publish-snapshot", "publish-put":
 		c.writes(1 + c.rng.IntN(3))
 		if c.rng.IntN(2) == 0 {
 			loops = append(loops, c.writeLoop(stop, &writing))
 		}
 		pub = c.publishAsync(&publishing)
-		if c.rng.IntN(2) == 0 {
-			how = fmt.Sprintf("pending seen %v, +%v", c.waitPending(pub), c.sleep(15))
-		} else {
+		switch trig {
+		case "publish":
 			how = fmt.Sprintf("+%v", c.sleep(300))
+		case "publish-snapshot":
+			how = fmt.Sprintf("snapshot seen %v", watch(pub, snapshotting))
+		case "publish-put":
+			how = fmt.Sprintf("pending put seen %v, +%v", watch(pub, c.pending), c.sleep(2))
 		}
 	case "auto-publish":
 		c.writes(1 + c.rng.IntN(3))
-		if c.rng.IntN(3) == 0 {
-			loops = append(loops, c.writeLoop(stop, &writing))
+		if c.rng.IntN(2) == 0 {
+			how = fmt.Sprintf("snapshot or put seen %v", watch(nil, func() bool { return snapshotting() || c.pending() }))
+		} else {
+			time.Sleep(150 * time.Millisecond) // the debounce
+			how = fmt.Sprintf("debounce+%v", c.sleep(300))
 		}
-		time.Sleep(150 * time.Millisecond) // the debounce
-		how = fmt.Sprintf("debounce+%v", c.sleep(300))
 	}
 	wasWriting, wasPublishing := writing.Load() > 0, publishing.Load() > 0
 	c.w.kill(c.t)
@@ -338,10 +362,10 @@ func (c *crashRun) writerTags(writing, publishing bool) []string {
 	if publishing {
 		tags = append(tags, "publish-request")
 	}
-	if len(crashTemps(filepath.Join(c.wdb, "versions"))) > 0 {
+	if len(c.temps(filepath.Join(c.wdb, "versions"))) > 0 {
 		tags = append(tags, "snapshot")
 	}
-	if len(crashTemps(c.wdb)) > 0 {
+	if len(c.temps(c.wdb)) > 0 {
 		tags = append(tags, "catch-up")
 	}
 	if st, err := crashState(c.wdb); err == nil && st.Pending != nil {
@@ -363,29 +387,24 @@ func (c *crashRun) killReader() {
 		c.fatalf("publish: %v", err)
 	}
 	c.collect(c.wdb)
-	trig, how := "random", ""
-	if c.rng.IntN(2) == 0 {
-		// Kill once the reader is fetching or has just installed.
-		trig = "watched"
-		deadline := time.Now().Add(5 * time.Second)
-		seen := "nothing"
-		for time.Now().Before(deadline) {
-			var st daemon.Status
-			if err := c.r.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err == nil {
-				if len(st.Fetching) > 0 {
-					seen = "fetching"
-					break
-				}
-				if st.Current == rep.IH.String() {
-					seen = "installed"
-					break
-				}
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		how = fmt.Sprintf("%s seen, +%v", seen, c.sleep(20))
-	} else {
+	trig := []string{"random", "fetch", "swap", "installed"}[c.rng.IntN(4)]
+	var how string
+	status := func() daemon.Status {
+		var st daemon.Status
+		c.r.call(c.ctx, "GET", "/v1/databases/crash", nil, &st)
+		return st
+	}
+	switch trig {
+	case "random":
 		how = fmt.Sprintf("+%v", c.sleep(600))
+	case "fetch": // a download file appears, or the status says fetching
+		how = fmt.Sprintf("fetch seen %v", watch(nil, func() bool {
+			return len(c.temps(filepath.Join(c.rdb, "versions"))) > 0 || len(status().Fetching) > 0
+		}))
+	case "swap": // the copy that replaces the live file appears
+		how = fmt.Sprintf("swap seen %v", watch(nil, func() bool { return len(c.temps(c.rdb)) > 0 }))
+	case "installed":
+		how = fmt.Sprintf("installed seen %v, +%v", watch(nil, func() bool { return status().Current == rep.IH.String() }), c.sleep(20))
 	}
 	c.r.kill(c.t)
 	c.kills["reader/"+trig]++
@@ -405,10 +424,10 @@ func (c *crashRun) killReader() {
 // readerTags says what the reader was doing when it died, from its files.
 func (c *crashRun) readerTags() []string {
 	var tags []string
-	if len(crashTemps(c.rdb)) > 0 {
+	if len(c.temps(c.rdb)) > 0 {
 		tags = append(tags, "swap")
 	}
-	if len(crashTemps(filepath.Join(c.rdb, "versions"))) > 0 {
+	if len(c.temps(filepath.Join(c.rdb, "versions"))) > 0 {
 		tags = append(tags, "fetch")
 	}
 	st, err := crashState(c.rdb)
@@ -428,6 +447,17 @@ func (c *crashRun) readerTags() []string {
 		c.hits["reader:"+tag]++
 	}
 	return tags
+}
+
+// temps lists the temporary files in dir made during this round.
+func (c *crashRun) temps(dir string) []string {
+	var out []string
+	for _, f := range crashTemps(dir) {
+		if !c.oldTemps[f] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // collect notes the versions named by the signed pointer a database
@@ -593,6 +623,11 @@ func (c *crashRun) finish() {
 	for _, d := range []string{c.wdb, c.rdb} {
 		if probs := crashCheckDB(c.ctx, d, c.addr.Name); len(probs) > 0 {
 			c.fatalf("files after a clean stop:\n  %s", strings.Join(probs, "\n  "))
+		}
+	}
+	for _, d := range []string{c.wdb, c.rdb, filepath.Join(c.wdb, "versions"), filepath.Join(c.rdb, "versions")} {
+		if tmps := crashTemps(d); len(tmps) > 0 {
+			c.t.Logf("LEAK: %d temporary files left in %s after restarts and a clean stop: %v", len(tmps), d, tmps)
 		}
 	}
 	if ih, err := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name); err != nil || ih != rep.IH {
