@@ -101,6 +101,14 @@ func (p *crashProc) start(t *testing.T) {
 }
 
 func (p *crashProc) startOnce(t *testing.T) error {
+	if err := p.launch(t); err != nil {
+		return err
+	}
+	return p.waitStarted()
+}
+
+// launch starts the process without waiting for it to be ready.
+func (p *crashProc) launch(t *testing.T) error {
 	args := []string{"serve", "--data", p.dir, "--bootstrap", p.boot, "--listen", p.dhtAddr,
 		"--http", "127.0.0.1:0", "--torrent", p.torrentAddr, "--poll", crashPoll, "--debounce", crashDebounce, "--json"}
 	if os.Getenv("DHTDB_CRASH_VERBOSE") != "" {
@@ -115,6 +123,12 @@ func (p *crashProc) startOnce(t *testing.T) error {
 	done := make(chan struct{})
 	p.done = done
 	go func() { p.cmd.Wait(); close(done) }()
+	return nil
+}
+
+// waitStarted waits for the "started" line.
+func (p *crashProc) waitStarted() error {
+	done := p.done
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out := p.stdout.String()

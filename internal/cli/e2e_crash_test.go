@@ -79,7 +79,11 @@ func TestCrashKill(t *testing.T) {
 		c.logf("%s; %d acked writes (%.1fs)", c.last, len(c.acked), time.Since(rs).Seconds())
 	}
 	c.finish()
-	t.Logf("%d kills in %.0fs (seed %d)", rounds, time.Since(start).Seconds(), seed)
+	nk := 0
+	for _, n := range c.kills {
+		nk += n
+	}
+	t.Logf("%d rounds, %d SIGKILLs, %d SQLite files checked, in %.0fs (seed %d)", rounds, nk, c.checked, time.Since(start).Seconds(), seed)
 	for _, m := range []map[string]int{c.kills, c.hits} {
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -119,6 +123,7 @@ type crashRun struct {
 	readerSeq  int64                 // seq of the newest version seen installed at the reader
 	readerHeld int64                 // highest pointer seq the reader was seen holding
 	writerHeld int64
+	checked    int            // SQLite files checked after a death
 	kills      map[string]int // victim/trigger
 	hits       map[string]int // what a kill interrupted (from what the process left)
 }
@@ -335,9 +340,7 @@ func (c *crashRun) killWriter() {
 	c.last = fmt.Sprintf("writer killed (%s %s) during %s", trig, how, strings.Join(tags, ","))
 	c.checkErrs()
 
-	if probs := crashCheckDB(c.ctx, c.wdb, c.addr.Name); len(probs) > 0 {
-		c.fatalf("writer's files after the kill:\n  %s", strings.Join(probs, "\n  "))
-	}
+	c.checkDead(c.w)
 	st, err := crashState(c.wdb)
 	if err != nil {
 		c.fatalf("writer state: %v", err)
@@ -347,9 +350,41 @@ func (c *crashRun) killWriter() {
 	}
 	c.writerHeld = st.Sync.Seq
 	c.collect(c.wdb)
-	c.w.start(c.t)
+	c.restart(c.w)
 	c.checkWriter()
 	c.observeReader()
+}
+
+// checkDead checks the files a dead (killed or stopped) daemon left.
+func (c *crashRun) checkDead(p *crashProc) {
+	c.t.Helper()
+	probs, n := crashCheckData(c.ctx, p.dir, c.addr)
+	if len(probs) > 0 {
+		c.fatalf("%s's files after it died:\n  %s", p.role, strings.Join(probs, "\n  "))
+	}
+	c.checked += n
+}
+
+// restart starts a killed daemon again on its data directory. One time in
+// four it is first killed again while it starts (repair, resume, the
+// catch-up and the pending publish of a restart) and its files checked.
+func (c *crashRun) restart(p *crashProc) {
+	c.t.Helper()
+	if c.rng.IntN(4) == 0 {
+		if err := p.launch(c.t); err != nil {
+			c.fatalf("%s: launch: %v", p.role, err)
+		}
+		d := c.sleep(250)
+		if !p.alive() && strings.Contains(p.stderr.String(), "address already in use") {
+			c.logf("%s: its port was taken; no kill while it starts", p.role)
+		} else {
+			p.kill(c.t)
+			c.kills[p.role+"/startup"]++
+			c.last += fmt.Sprintf("; killed again %v after its restart", d)
+			c.checkDead(p)
+		}
+	}
+	p.start(c.t)
 }
 
 // writerTags says what the writer was doing when it died, from the
@@ -411,13 +446,11 @@ func (c *crashRun) killReader() {
 	tags := c.readerTags()
 	c.last = fmt.Sprintf("reader killed (%s %s after publishing seq %d) during %s", trig, how, rep.Seq, strings.Join(tags, ","))
 
-	if probs := crashCheckDB(c.ctx, c.rdb, c.addr.Name); len(probs) > 0 {
-		c.fatalf("reader's files after the kill:\n  %s", strings.Join(probs, "\n  "))
-	}
+	c.checkDead(c.r)
 	c.collect(c.wdb)
 	c.collect(c.rdb)
 	c.checkReaderLive()
-	c.r.start(c.t)
+	c.restart(c.r)
 	c.observeReader()
 }
 
@@ -620,11 +653,8 @@ func (c *crashRun) finish() {
 	c.logf("final publish seq %d: the reader holds all %d acknowledged writes (%d rows)", rep.Seq, len(c.acked), len(rows.Rows))
 	c.w.stop(c.t)
 	c.r.stop(c.t)
-	for _, d := range []string{c.wdb, c.rdb} {
-		if probs := crashCheckDB(c.ctx, d, c.addr.Name); len(probs) > 0 {
-			c.fatalf("files after a clean stop:\n  %s", strings.Join(probs, "\n  "))
-		}
-	}
+	c.checkDead(c.w)
+	c.checkDead(c.r)
 	for _, d := range []string{c.wdb, c.rdb, filepath.Join(c.wdb, "versions"), filepath.Join(c.rdb, "versions")} {
 		if tmps := crashTemps(d); len(tmps) > 0 {
 			c.t.Logf("LEAK: %d temporary files left in %s after restarts and a clean stop: %v", len(tmps), d, tmps)
