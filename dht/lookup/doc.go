@@ -2,8 +2,15 @@
 // machine: no sockets, goroutines or clocks inside (the shape of etcd's raft
 // and geth's discovery). The driver in package dht does the I/O and the
 // timing; this package only decides whom to ask next and when to stop, so
-// every rule below is tested by scripted scenarios on a fake topology,
-// without a network or a wall clock.
+// every rule below is tested by scripted scenarios, a simulated 2000-node
+// topology in virtual time and a fuzz target, without a network or a wall
+// clock.
+//
+// It is written here rather than taken from anacrolix/dht's traversal
+// because that one owns its goroutines and timing, has no notion of a slow
+// (stalled) node that should widen the search without being forgotten, and
+// its getput waits for the whole traversal to run dry: the latency and
+// store-on-the-closest figures of issue 2 come from exactly these rules.
 //
 // # Use
 //
