@@ -105,7 +105,9 @@ func (n *Node) traverse(ctx context.Context, target [20]byte, q string, args krp
 	if n.ctx.Err() != nil {
 		return l, ErrClosed // the answers stopped because the node closed
 	}
-	n.client.remember(target, l.Closest())
+	if q != krpc.MethodFindNode { // routing-table upkeep is not worth remembering
+		n.client.remember(target, l.Closest())
+	}
 	return l, nil
 }
 
