@@ -311,7 +311,7 @@ func (c *crashRun) killWriter() {
 		case "publish-snapshot":
 			how = fmt.Sprintf("snapshot seen %v", watch(pub, snapshotting))
 		case "publish-put":
-			how = fmt.Sprintf("pending put seen %v, +%v", watch(pub, c.pending), c.sleep(2))
+			how = fmt.Sprintf("pending put seen %v", watch(pub, c.pending))
 		}
 	case "auto-publish":
 		c.writes(1 + c.rng.IntN(3))
@@ -417,10 +417,7 @@ func (c *crashRun) writerTags(writing, publishing bool) []string {
 
 func (c *crashRun) killReader() {
 	c.writes(1 + c.rng.IntN(4))
-	var rep db.PublishReport
-	if err := c.w.call(c.ctx, "POST", "/v1/databases/crash/publish", nil, &rep); err != nil {
-		c.fatalf("publish: %v", err)
-	}
+	rep := c.publish()
 	c.collect(c.wdb)
 	trig := []string{"random", "fetch", "swap", "installed"}[c.rng.IntN(4)]
 	var how string
@@ -454,6 +451,24 @@ func (c *crashRun) killReader() {
 	c.observeReader()
 }
 
+// publish asks the running writer for a publish and returns its report.
+// A failed publish is logged and retried (twice): it loses nothing, the
+// writes stay pending, but it is worth knowing.
+func (c *crashRun) publish() db.PublishReport {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var rep db.PublishReport
+		if err = c.w.call(c.ctx, "POST", "/v1/databases/crash/publish", nil, &rep); err == nil {
+			return rep
+		}
+		c.logf("publish failed (attempt %d): %v", attempt+1, err)
+		c.hits["publish-failed"]++
+		time.Sleep(time.Second)
+	}
+	c.fatalf("publish: %v", err)
+	return db.PublishReport{}
+}
+
 // readerTags says what the reader was doing when it died, from its files.
 func (c *crashRun) readerTags() []string {
 	var tags []string
@@ -467,7 +482,7 @@ func (c *crashRun) readerTags() []string {
 	ih, herr := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name)
 	if err == nil && herr == nil {
 		if seq, ok := c.published[ih]; ok && st.Sync.Seq > seq && !slices.Contains(tags, "fetch") {
-			tags = append(tags, "behind")
+			tags = append(tags, "polled-not-installed")
 		}
 		if !st.Sync.HasCurrent || st.Sync.Current != ih {
 			tags = append(tags, "installed-unrecorded")
@@ -642,6 +657,10 @@ func (c *crashRun) finish() {
 		c.fatalf("final publish: %v", err)
 	}
 	c.checkWriter()
+	var st daemon.Status
+	if err := c.w.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err != nil || st.PendingWrites != 0 || st.Seq != rep.Seq {
+		c.fatalf("writer status after the final publish: %+v (%v), want seq %d and no pending write", st, err, rep.Seq)
+	}
 	c.waitReader(rep.IH.String())
 	var rows db.Rows
 	if err := c.r.call(c.ctx, "POST", "/v1/databases/crash/query", map[string]any{"sql": "SELECT id FROM w"}, &rows); err != nil {
