@@ -171,6 +171,9 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 		Journal: !cfg.NoJournal, JournalPolicy: cfg.JournalPolicy, Clock: cfg.Clock, Logger: log}); err != nil {
 		return nil, err
 	}
+	if err := d.store.RemoveTemp(); err != nil { // leftovers of a crash
+		log.Warn("remove temporary files", "err", err)
+	}
 	api := &API{Store: d.store, Passphrase: cfg.Passphrase, LoadKey: keyfile.Load, Logger: log}
 	if d.runner, err = NewRunner(RunnerConfig{Store: d.store, Pointers: netw, Transfers: netw, Sync: cfg.Sync,
 		Key: api.Key, Debounce: cfg.Debounce, Metrics: metrics, Clock: cfg.Clock, Logger: log.With("part", "sync")}); err != nil {

@@ -3,6 +3,9 @@ package db
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dhtdb/dhtdb/bep44"
@@ -231,5 +234,25 @@ func TestTorrentName(t *testing.T) {
 		if got := TorrentName(name); got != want {
 			t.Errorf("TorrentName(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+func TestRemoveTemp(t *testing.T) {
+	e := newTestEnv(t)
+	s := e.open(t)
+	addr, _ := s.Create("tmp", e.key)
+	d, _ := s.DB(addr)
+	leftover := filepath.Join(filepath.Dir(d.LivePath()), ".dhtdb-tmp-123")
+	if err := os.WriteFile(leftover, []byte("half a copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveTemp(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(leftover); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("leftover still there: %v", err)
+	}
+	if _, err := os.Stat(d.LivePath()); err != nil {
+		t.Errorf("live file gone: %v", err)
 	}
 }

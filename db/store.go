@@ -16,6 +16,7 @@ import (
 	"github.com/dhtdb/dhtdb/internal/clock"
 	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/record"
+	"github.com/dhtdb/dhtdb/snapshot"
 )
 
 // File names inside a database directory.
@@ -275,6 +276,22 @@ func (s *Store) Unfollow(a record.Address) error {
 		return fmt.Errorf("unfollow %s: %w", a, err)
 	}
 	return nil
+}
+
+// RemoveTemp removes the temporary files a crash left in the databases'
+// directories (a copy being checked and swapped in, a catch-up copy). Only
+// the process that owns the data directory (the daemon, at start) may call
+// it: the temporary files of a running operation would go too.
+func (s *Store) RemoveTemp() error {
+	addrs, err := s.List()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range addrs {
+		errs = append(errs, snapshot.RemoveTemp(s.dirOf(a)))
+	}
+	return errors.Join(errs...)
 }
 
 // List returns the addresses of every database in the data directory,
