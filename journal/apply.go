@@ -30,7 +30,7 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 	names := map[string][]string{}
 	skip := map[string]bool{}
 	byKey := map[string]*change{}
-	theirs := map[string]stamp{}
+	theirs := map[string]rowStamps{} // the base's stamps of each changed row
 	for i := range chs {
 		ch := &chs[i]
 		if _, seen := names[ch.Table]; !seen && !skip[ch.Table] {
@@ -53,19 +53,18 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 		}
 		k := rowKey(ch.Table, ch.key())
 		byKey[k] = ch
-		st, ok, err := getRowStamp(c, ch.Table, ch.key())
+		rs, _, err := getRowStamps(c, ch.Table, ch.key())
 		if err != nil {
 			return nil, false, err
 		}
-		if ok {
-			theirs[k] = st
-		}
+		theirs[k] = rs
 	}
 	if reject && len(confs) > 0 {
 		return confs, true, nil
 	}
 	var fixes []fix
-	decided := map[string]string{}
+	handled := map[string]bool{} // rows the conflict handler saw
+	taken := map[string][]int{}  // columns of those rows our change set
 	var herr error
 	handler := func(ct sqlite.ConflictType, it *sqlite.ChangesetIterator) sqlite.ConflictAction {
 		if ct == sqlite.ChangesetForeignKey {
@@ -77,28 +76,36 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 			herr = err
 			return sqlite.ChangesetAbort
 		}
-		th, known := theirs[k]
-		oursLater := !known || later(ts, e.ID, th.TS, th.ID)
-		add := func(kind, decision string, cols []string) {
+		handled[k] = true
+		th := theirs[k]
+		add := func(kind, decision string, cols []string, their stamp) {
 			cf := Conflict{Table: ch.Table, Key: ch.key(), Kind: kind, Columns: cols, Ours: e.ID, OursTime: e.Time,
 				Decision: decision}
-			if known {
-				cf.Theirs, cf.TheirsTime = th.ID, time.Unix(0, th.TS).UTC()
+			if their.TS != 0 || their.ID != (ID{}) {
+				cf.Theirs, cf.TheirsTime = their.ID, time.Unix(0, their.TS).UTC()
 			}
 			confs = append(confs, cf)
-			decided[k] = decision
 		}
 		switch ct {
-		case sqlite.ChangesetData:
+		case sqlite.ChangesetNotFound:
+			if ch.Op == opUpdate { // they deleted the row: the delete wins
+				add(KindUpdateDelete, DecisionTheirs, nil, th.row)
+			}
+			return sqlite.ChangesetOmit
+		case sqlite.ChangesetData, sqlite.ChangesetConflict:
 			if ch.Op == opDelete { // a delete wins over a concurrent update
-				add(KindDeleteUpdate, DecisionOurs, nil)
+				add(KindDeleteUpdate, DecisionOurs, nil, th.row)
 				if reject {
 					return sqlite.ChangesetOmit
 				}
 				return sqlite.ChangesetReplace
 			}
+			// An update whose old values differ, or an insert of an existing
+			// key: column by column, a value only we changed is ours; one
+			// both changed goes to the later write of that column.
 			f := fix{table: ch.Table, key: ch.key()}
 			var both []string
+			var their stamp
 			theirsWon := false
 			for i := range ch.New {
 				if !ch.New[i].Defined || ch.PK[i] {
@@ -112,16 +119,24 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 				cur := goValue(v)
 				switch {
 				case equalValue(cur, ch.New[i].V):
-				case equalValue(cur, ch.Old[i].V):
+				case ch.Op == opUpdate && equalValue(cur, ch.Old[i].V):
 					f.cols, f.vals = append(f.cols, i), append(f.vals, ch.New[i].V)
 				default:
 					both = append(both, names[ch.Table][i])
-					if oursLater {
+					tc := th.col(i)
+					if later(tc.TS, tc.ID, their.TS, their.ID) {
+						their = tc
+					}
+					if later(ts, e.ID, tc.TS, tc.ID) {
 						f.cols, f.vals = append(f.cols, i), append(f.vals, ch.New[i].V)
 					} else {
 						theirsWon = true
 					}
 				}
+			}
+			kind := KindUpdateUpdate
+			if ch.Op == opInsert {
+				kind = KindInsertInsert
 			}
 			if len(both) > 0 {
 				d := DecisionOurs
@@ -131,41 +146,15 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 						d = DecisionMerged
 					}
 				}
-				add(KindUpdateUpdate, d, both)
+				add(kind, d, both, their)
 			}
 			if len(f.cols) > 0 && !(reject && len(both) > 0) {
 				fixes = append(fixes, f)
+				taken[k] = f.cols
 			}
-			return sqlite.ChangesetOmit
-		case sqlite.ChangesetNotFound:
-			if ch.Op == opUpdate { // they deleted the row: the delete wins
-				add(KindUpdateDelete, DecisionTheirs, nil)
-			}
-			return sqlite.ChangesetOmit
-		case sqlite.ChangesetConflict:
-			same := true
-			for i := range ch.New {
-				v, err := it.ConflictValue(i)
-				if err != nil {
-					herr = err
-					return sqlite.ChangesetAbort
-				}
-				same = same && equalValue(goValue(v), ch.New[i].V)
-			}
-			if same {
-				return sqlite.ChangesetOmit
-			}
-			if oursLater {
-				add(KindInsertInsert, DecisionOurs, nil)
-				if reject {
-					return sqlite.ChangesetOmit
-				}
-				return sqlite.ChangesetReplace
-			}
-			add(KindInsertInsert, DecisionTheirs, nil)
 			return sqlite.ChangesetOmit
 		default: // constraint
-			add(KindConstraint, DecisionSkipped, nil)
+			add(KindConstraint, DecisionSkipped, nil, th.row)
 			return sqlite.ChangesetOmit
 		}
 	}
@@ -199,16 +188,24 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 			return nil, false, fmt.Errorf("merge %s: %w", f.table, err)
 		}
 	}
+	ours := stamp{e.ID, ts}
 	for k, ch := range byKey {
 		if skip[ch.Table] {
 			continue
 		}
-		d, conflicted := decided[k]
-		th := theirs[k]
-		if !conflicted || d == DecisionOurs || (d == DecisionMerged && later(ts, e.ID, th.TS, th.ID)) {
-			if err := setRowStamp(c, ch.Table, ch.key(), stamp{e.ID, ts}); err != nil {
-				return nil, false, err
+		rs := theirs[k]
+		switch {
+		case !handled[k]: // applied as it was
+			stampChange(&rs, ch, ours)
+		case ch.Op == opDelete: // ours deleted it (or it was gone already)
+			rs.touch(ours)
+		default:
+			for _, i := range taken[k] {
+				rs.set(i, ours)
 			}
+		}
+		if err := setRowStamps(c, ch.Table, ch.key(), rs); err != nil {
+			return nil, false, err
 		}
 	}
 	return confs, false, nil

@@ -122,8 +122,14 @@ func markWrite(live *sqlite.Conn, e Entry) error {
 		if err != nil {
 			return err
 		}
-		for _, ch := range chs {
-			if err := setRowStamp(live, ch.Table, ch.key(), stamp{e.ID, ts}); err != nil {
+		for i := range chs {
+			ch := &chs[i]
+			rs, _, err := getRowStamps(live, ch.Table, ch.key())
+			if err != nil {
+				return fmt.Errorf("row stamp: %w", err)
+			}
+			stampChange(&rs, ch, stamp{e.ID, ts})
+			if err := setRowStamps(live, ch.Table, ch.key(), rs); err != nil {
 				return fmt.Errorf("row stamp: %w", err)
 			}
 		}

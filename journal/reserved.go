@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -21,7 +22,7 @@ const reservedSchema = `
 CREATE TABLE IF NOT EXISTS _dhtdb_changesets(writer BLOB NOT NULL, counter INTEGER NOT NULL,
   ts INTEGER NOT NULL, status TEXT NOT NULL, PRIMARY KEY(writer, counter)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _dhtdb_rows(tbl TEXT NOT NULL, pk BLOB NOT NULL, writer BLOB NOT NULL,
-  counter INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY(tbl, pk)) WITHOUT ROWID;
+  counter INTEGER NOT NULL, ts INTEGER NOT NULL, cols BLOB NOT NULL, PRIMARY KEY(tbl, pk)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _dhtdb_conflicts(writer BLOB NOT NULL, counter INTEGER NOT NULL,
   n INTEGER NOT NULL, tbl TEXT NOT NULL, pk TEXT NOT NULL, kind TEXT NOT NULL, decision TEXT NOT NULL,
   our_ts INTEGER NOT NULL, their_writer BLOB, their_counter INTEGER, their_ts INTEGER,
@@ -81,21 +82,95 @@ func markers(c *sqlite.Conn, w WriterID) (map[int64]string, error) {
 
 func rowKey(table string, key []any) string { return table + "\x00" + string(encodeKey(key)) }
 
-func getRowStamp(c *sqlite.Conn, table string, key []any) (stamp, bool, error) {
-	var st stamp
-	found := false
-	err := sqlitex.Execute(c, "SELECT writer, counter, ts FROM _dhtdb_rows WHERE tbl = ? AND pk = ?", &sqlitex.ExecOptions{
-		Args: []any{table, encodeKey(key)}, ResultFunc: func(s *sqlite.Stmt) error {
-			copy(st.ID.Writer[:], columnBytes(s, 0))
-			st.ID.Counter, st.TS, found = s.ColumnInt64(1), s.ColumnInt64(2), true
-			return nil
-		}})
-	return st, found, err
+// rowStamps is who last wrote a row (row: any column, or its deletion)
+// and each of its columns.
+type rowStamps struct {
+	row  stamp
+	cols []stamp
 }
 
-func setRowStamp(c *sqlite.Conn, table string, key []any, st stamp) error {
-	return sqlitex.Execute(c, "INSERT OR REPLACE INTO _dhtdb_rows(tbl, pk, writer, counter, ts) VALUES(?, ?, ?, ?, ?)",
-		&sqlitex.ExecOptions{Args: []any{table, encodeKey(key), st.ID.Writer[:], st.ID.Counter, st.TS}})
+// col is the stamp of column i (zero when unknown).
+func (rs rowStamps) col(i int) stamp {
+	if i < len(rs.cols) {
+		return rs.cols[i]
+	}
+	return stamp{}
+}
+
+// set records st as the last write of column i and of the row.
+func (rs *rowStamps) set(i int, st stamp) {
+	for len(rs.cols) <= i {
+		rs.cols = append(rs.cols, stamp{})
+	}
+	rs.cols[i] = st
+	rs.touch(st)
+}
+
+// touch records st as the row's last write if it is later.
+func (rs *rowStamps) touch(st stamp) {
+	if later(st.TS, st.ID, rs.row.TS, rs.row.ID) {
+		rs.row = st
+	}
+}
+
+func encodeStamps(cols []stamp) []byte {
+	b := make([]byte, 0, 24*len(cols))
+	for _, st := range cols {
+		b = append(b, st.ID.Writer[:]...)
+		b = binary.BigEndian.AppendUint64(b, uint64(st.ID.Counter))
+		b = binary.BigEndian.AppendUint64(b, uint64(st.TS))
+	}
+	return b
+}
+
+func decodeStamps(b []byte) []stamp {
+	var out []stamp
+	for ; len(b) >= 24; b = b[24:] {
+		var st stamp
+		copy(st.ID.Writer[:], b)
+		st.ID.Counter = int64(binary.BigEndian.Uint64(b[8:]))
+		st.TS = int64(binary.BigEndian.Uint64(b[16:]))
+		out = append(out, st)
+	}
+	return out
+}
+
+func getRowStamps(c *sqlite.Conn, table string, key []any) (rowStamps, bool, error) {
+	var rs rowStamps
+	found := false
+	err := sqlitex.Execute(c, "SELECT writer, counter, ts, cols FROM _dhtdb_rows WHERE tbl = ? AND pk = ?", &sqlitex.ExecOptions{
+		Args: []any{table, encodeKey(key)}, ResultFunc: func(s *sqlite.Stmt) error {
+			copy(rs.row.ID.Writer[:], columnBytes(s, 0))
+			rs.row.ID.Counter, rs.row.TS, found = s.ColumnInt64(1), s.ColumnInt64(2), true
+			rs.cols = decodeStamps(columnBytes(s, 3))
+			return nil
+		}})
+	return rs, found, err
+}
+
+func setRowStamps(c *sqlite.Conn, table string, key []any, rs rowStamps) error {
+	return sqlitex.Execute(c, "INSERT OR REPLACE INTO _dhtdb_rows(tbl, pk, writer, counter, ts, cols) VALUES(?, ?, ?, ?, ?, ?)",
+		&sqlitex.ExecOptions{Args: []any{table, encodeKey(key), rs.row.ID.Writer[:], rs.row.ID.Counter, rs.row.TS,
+			encodeStamps(rs.cols)}})
+}
+
+// stampChange records the change ch, made by st, in rs: every column of an
+// insert, the changed columns of an update, the row of a delete.
+func stampChange(rs *rowStamps, ch *change, st stamp) {
+	switch ch.Op {
+	case opInsert:
+		rs.cols = nil
+		for i := range ch.New {
+			rs.set(i, st)
+		}
+	case opUpdate:
+		for i := range ch.New {
+			if ch.New[i].Defined {
+				rs.set(i, st)
+			}
+		}
+	}
+	rs.row = st
 }
 
 // tableShape returns the primary-key flag of each column of table, in
