@@ -31,8 +31,9 @@
 //	                   contains, "applied" or "rejected" by the conflict rule.
 //	                   Rebase never applies a write listed here twice; Confirm
 //	                   reads it to tell a writer its writes are published.
-//	_dhtdb_rows        (tbl, pk, writer, counter, ts): the last write of each
-//	                   row, for the later-wins rule.
+//	_dhtdb_rows        (tbl, pk, writer, counter, ts, cols): the last write of
+//	                   each row and of each of its columns, for the later-wins
+//	                   rule.
 //	_dhtdb_conflicts   every conflict decided by a rebase, so both writers
 //	                   (the rebasing one and the one whose row it met) learn
 //	                   of it through Confirm.
@@ -40,14 +41,17 @@
 // # The conflict rule
 //
 // A rebased change conflicts when the base changed the same row since the
-// writer last saw it (SQLite's changeset conflicts). With PolicyLaterWins
-// (the default): for an update, each column only one side changed keeps that
-// side's value; a column both changed gets the value of the later write by
-// timestamp (ties: the greater writer id, then counter); an insert against an
-// existing key: the later row wins whole; a delete wins over a concurrent
-// update (in either order); a change that would break a UNIQUE/CHECK/NOT NULL
-// constraint is skipped. With non-conflicting writes and with two concurrent
-// writers the result does not depend on who published first. PolicyReject
+// writer last saw it (SQLite's changeset conflicts: the row's values differ
+// from those the change replaced). With PolicyLaterWins (the default): each
+// column only one side changed keeps that side's value; a column both
+// changed gets the value of the later write of that column by timestamp
+// (ties: the greater writer id, then counter) — _dhtdb_rows keeps a stamp
+// per column for this; an insert against an existing key is merged the same
+// way; a delete wins over a concurrent update (in either order); a change
+// that would break a UNIQUE/CHECK/NOT NULL constraint is skipped. For two
+// concurrent writers the result does not depend on who published first,
+// except when a write set the very value the other started from (no conflict
+// is seen) and when a delete races a re-insert of the same key. PolicyReject
 // applies no part of a write that has any conflict and marks it rejected.
 // Every conflict is returned as data (Conflict), logged and recorded.
 //
