@@ -44,5 +44,7 @@ func BenchmarkPropagate(b *testing.B) {
 		b.ReportMetric(res.MaxMs, "max-ms")
 		b.ReportMetric(res.IdlePollBytes, "idle-poll-bytes")
 		b.ReportMetric(res.IdlePollPackets, "idle-poll-packets")
+		b.ReportMetric(res.DownloadedPerVersion, "downloaded-bytes/version")
+		b.ReportMetric(float64(res.DBBytes), "db-bytes")
 	}
 }
