@@ -380,3 +380,31 @@ func (g *onceAfter) Get(ctx context.Context, addr record.Address, minSeq int64) 
 	g.ok--
 	return g.Getter.Get(ctx, addr, minSeq)
 }
+
+// Under PolicyReject the loser's conflicting write is left out, and both
+// writers' journals agree it is done (rejected, not pending).
+func TestJournaledRejectPolicy(t *testing.T) {
+	e := newTestEnv(t)
+	a := journaledWriter(t, e.dht, e.seeder, e.key, journal.PolicyReject)
+	b := journaledWriter(t, e.dht, e.seeder, e.key, journal.PolicyReject)
+	mustExec(t, a, "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT); INSERT INTO kv VALUES('row', 'orig')")
+	mustPublish(t, a, e.key)
+	mustCatchUp(t, b)
+	mustExec(t, a, "UPDATE kv SET v = 'a' WHERE k = 'row'")
+	mustExec(t, b, "UPDATE kv SET v = 'b' WHERE k = 'row'; INSERT INTO kv VALUES('b', 'with it')")
+	mustPublish(t, a, e.key)
+	rep := mustPublish(t, b, e.key)
+	if len(rep.Conflicts) != 1 || rep.Conflicts[0].Decision != journal.DecisionRejected || len(rep.Rejected) != 1 || rep.Pending != 0 {
+		t.Fatalf("b's report: conflicts %+v rejected %v pending %d", rep.Conflicts, rep.Rejected, rep.Pending)
+	}
+	if n := count(t, b, "SELECT COUNT(*) FROM kv WHERE v = 'a'"); n != 1 {
+		t.Fatal("a's value lost")
+	}
+	if n := count(t, b, "SELECT COUNT(*) FROM kv WHERE k = 'b'"); n != 0 {
+		t.Fatal("the rejected write was partly applied")
+	}
+	cu := mustCatchUp(t, a)
+	if len(cu.Conflicts) != 1 || cu.Conflicts[0].Decision != journal.DecisionRejected {
+		t.Fatalf("a's catch-up: %+v", cu.Conflicts)
+	}
+}

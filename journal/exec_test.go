@@ -168,3 +168,29 @@ func TestDropTableRecorded(t *testing.T) {
 		t.Fatalf("steps: %+v", es[1].steps)
 	}
 }
+
+func TestPublishedAndPending(t *testing.T) {
+	a, b, _ := twoWriters(t, "", setupKV)
+	r1 := a.exec("INSERT INTO kv VALUES('p1', 'A', 1)")
+	r2 := a.exec("INSERT INTO kv VALUES('p2', 'A', 2)")
+	v := a.snapshot() // holds both
+	r3 := a.exec("INSERT INTO kv VALUES('p3', 'A', 3)")
+	crep, err := a.j.Confirm(context.Background(), v, 2)
+	if err != nil || len(crep.Published) != 2 {
+		t.Fatalf("confirm: %+v %v", crep, err)
+	}
+	got, err := a.j.Published([]ID{r1.ID, r2.ID, r3.ID})
+	if err != nil || !got[0] || !got[1] || got[2] {
+		t.Fatalf("published: %v %v", got, err)
+	}
+	if p, _ := a.j.Pending(); len(p) != 1 || p[0].ID != r3.ID {
+		t.Fatalf("pending: %+v", p)
+	}
+	if _, err := a.j.Published([]ID{{Writer: b.j.Writer(), Counter: 1}}); err == nil {
+		t.Fatal("another writer's id accepted")
+	}
+	es, _ := a.j.Entries()
+	if len(es) != 3 || es[0].State != "published" || es[0].Seq != 2 || es[2].State != "pending" {
+		t.Fatalf("entries: %+v", es)
+	}
+}
