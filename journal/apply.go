@@ -20,11 +20,22 @@ type fix struct {
 }
 
 // applyChangeset applies one changeset with the conflict rule.
-func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Conflict, bool, error) {
+// olds (nil for entries recorded without them) are the stamps each changed
+// row had when the write was made: a column whose stamp in the base differs
+// was written concurrently, even if its value happens to be the one the
+// change replaced.
+func applyChangeset(c *sqlite.Conn, e Entry, data, olds []byte, reject bool) ([]Conflict, bool, error) {
 	chs, err := parseChangeset(data)
 	if err != nil {
 		return nil, false, err
 	}
+	var seen []rowStamps
+	if olds != nil {
+		if seen, err = parseRowStamps(olds, len(chs)); err != nil {
+			return nil, false, err
+		}
+	}
+	seenOf := map[string]rowStamps{}
 	ts := e.Time.UnixNano()
 	var confs []Conflict
 	names := map[string][]string{}
@@ -53,6 +64,9 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 		}
 		k := rowKey(ch.Table, ch.key())
 		byKey[k] = ch
+		if seen != nil {
+			seenOf[k] = seen[i]
+		}
 		rs, _, err := getRowStamps(c, ch.Table, ch.key())
 		if err != nil {
 			return nil, false, err
@@ -78,6 +92,8 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 		}
 		handled[k] = true
 		th := theirs[k]
+		sn, hasSeen := seenOf[k]
+		concurrent := func(i int) bool { return hasSeen && th.col(i) != sn.col(i) }
 		add := func(kind, decision string, cols []string, their stamp) {
 			cf := Conflict{Table: ch.Table, Key: ch.key(), Kind: kind, Columns: cols, Ours: e.ID, OursTime: e.Time,
 				Decision: decision}
@@ -119,7 +135,7 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 				cur := goValue(v)
 				switch {
 				case equalValue(cur, ch.New[i].V):
-				case ch.Op == opUpdate && equalValue(cur, ch.Old[i].V):
+				case ch.Op == opUpdate && equalValue(cur, ch.Old[i].V) && !concurrent(i):
 					f.cols, f.vals = append(f.cols, i), append(f.vals, ch.New[i].V)
 				default:
 					both = append(both, names[ch.Table][i])
@@ -178,6 +194,57 @@ func applyChangeset(c *sqlite.Conn, e Entry, data []byte, reject bool) ([]Confli
 			confs, fixes = confs[:nc], fixes[:nf]
 			skip[tb] = true
 			confs = append(confs, Conflict{Table: tb, Kind: KindSchema, Ours: e.ID, OursTime: e.Time, Decision: DecisionSkipped})
+		}
+	}
+	// Updates SQLite applied because the values matched, on columns another
+	// writer set concurrently (to the very value this change replaced):
+	// the later write of the column wins here too.
+	for k, ch := range byKey {
+		sn, hasSeen := seenOf[k]
+		if skip[ch.Table] || handled[k] || ch.Op != opUpdate || !hasSeen {
+			continue
+		}
+		th := theirs[k]
+		f := fix{table: ch.Table, key: ch.key()}
+		var both, kept []string
+		var keep []int
+		var their stamp
+		for i := range ch.New {
+			if !ch.New[i].Defined || ch.PK[i] {
+				continue
+			}
+			tc := th.col(i)
+			if tc == sn.col(i) {
+				keep = append(keep, i)
+				continue
+			}
+			both = append(both, names[ch.Table][i])
+			if later(tc.TS, tc.ID, their.TS, their.ID) {
+				their = tc
+			}
+			if later(ts, e.ID, tc.TS, tc.ID) {
+				keep = append(keep, i)
+			} else { // theirs: put their value (the one ours replaced) back
+				f.cols, f.vals = append(f.cols, i), append(f.vals, ch.Old[i].V)
+				kept = append(kept, names[ch.Table][i])
+			}
+		}
+		if len(both) == 0 {
+			continue
+		}
+		d := DecisionOurs
+		if len(kept) > 0 {
+			d = DecisionTheirs
+			if len(keep) > 0 {
+				d = DecisionMerged
+			}
+		}
+		cf := Conflict{Table: ch.Table, Key: ch.key(), Kind: KindUpdateUpdate, Columns: both, Ours: e.ID,
+			OursTime: e.Time, Decision: d, Theirs: their.ID, TheirsTime: time.Unix(0, their.TS).UTC()}
+		confs = append(confs, cf)
+		handled[k], taken[k] = true, keep
+		if len(f.cols) > 0 {
+			fixes = append(fixes, f)
 		}
 	}
 	if reject && len(confs) > 0 {

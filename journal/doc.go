@@ -50,8 +50,10 @@
 // way; a delete wins over a concurrent update (in either order); a change
 // that would break a UNIQUE/CHECK/NOT NULL constraint is skipped. For two
 // concurrent writers the result does not depend on who published first,
-// except when a write set the very value the other started from (no conflict
-// is seen) and when a delete races a re-insert of the same key. PolicyReject
+// except when a delete races a re-insert of the same key. Each entry keeps,
+// after each changeset, the stamps its rows had when it was made (what the
+// writer had seen), so a column written concurrently is recognised even when
+// its value is the one the change replaced. PolicyReject
 // applies no part of a write that has any conflict and marks it rejected.
 // Every conflict is returned as data (Conflict), logged and recorded.
 //

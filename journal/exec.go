@@ -83,7 +83,7 @@ func (j *Journal) Exec(ctx context.Context, live *sqlite.Conn, sql string, args 
 	}
 	e := Entry{ID: ID{j.writer, j.next}, Time: j.cfg.Clock.Now()}
 	e.steps = steps
-	if err := markWrite(live, e); err != nil {
+	if e.steps, err = markWrite(live, e); err != nil {
 		return Result{}, fmt.Errorf("journal exec: %w", err)
 	}
 	if err := j.append(e); err != nil {
@@ -108,33 +108,41 @@ func (j *Journal) Exec(ctx context.Context, live *sqlite.Conn, sql string, args 
 	return res, nil
 }
 
-// markWrite records the entry's marker and row stamps in live.
-func markWrite(live *sqlite.Conn, e Entry) error {
+// markWrite records the entry's marker and row stamps in live, and returns
+// the entry's steps with, after each changeset, the stamps its rows had
+// before it: what this writer had seen of each row, so a rebase can tell a
+// concurrent write from one it overwrote knowingly.
+func markWrite(live *sqlite.Conn, e Entry) ([]step, error) {
 	ts := e.Time.UnixNano()
 	if err := insertMarker(live, e.ID, ts, markApplied); err != nil {
-		return fmt.Errorf("marker: %w", err)
+		return nil, fmt.Errorf("marker: %w", err)
 	}
+	var out []step
 	for _, s := range e.steps {
+		out = append(out, s)
 		if s.Kind != stepChangeset {
 			continue
 		}
 		chs, err := parseChangeset(s.Data)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		var olds []byte
 		for i := range chs {
 			ch := &chs[i]
 			rs, _, err := getRowStamps(live, ch.Table, ch.key())
 			if err != nil {
-				return fmt.Errorf("row stamp: %w", err)
+				return nil, fmt.Errorf("row stamp: %w", err)
 			}
+			olds = appendRowStamps(olds, rs)
 			stampChange(&rs, ch, stamp{e.ID, ts})
 			if err := setRowStamps(live, ch.Table, ch.key(), rs); err != nil {
-				return fmt.Errorf("row stamp: %w", err)
+				return nil, fmt.Errorf("row stamp: %w", err)
 			}
 		}
+		out = append(out, step{Kind: stepStamps, Data: olds})
 	}
-	return nil
+	return out, nil
 }
 
 // run executes the statements, returning the recorded steps.

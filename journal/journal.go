@@ -124,6 +124,7 @@ const (
 const (
 	stepSQL       = 1 // a schema statement, replayed as text
 	stepChangeset = 2 // a session changeset
+	stepStamps    = 3 // the stamps the previous changeset's rows had before it (its view)
 )
 
 type step struct {

@@ -130,14 +130,19 @@ func (j *Journal) applyEntry(c *sqlite.Conn, e Entry) (confs []Conflict, rejecte
 		}
 	}()
 	reject := j.cfg.Policy == PolicyReject
-	for _, s := range e.steps {
+	for n, s := range e.steps {
 		var cs []Conflict
 		var rej bool
 		switch s.Kind {
 		case stepSQL:
 			cs, rej, err = applySQL(c, e, string(s.Data))
 		case stepChangeset:
-			cs, rej, err = applyChangeset(c, e, s.Data, reject)
+			var olds []byte
+			if n+1 < len(e.steps) && e.steps[n+1].Kind == stepStamps {
+				olds = e.steps[n+1].Data
+			}
+			cs, rej, err = applyChangeset(c, e, s.Data, olds, reject)
+		case stepStamps: // read with its changeset
 		default:
 			err = fmt.Errorf("unknown step kind %d", s.Kind)
 		}

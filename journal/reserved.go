@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -133,6 +134,34 @@ func decodeStamps(b []byte) []stamp {
 		out = append(out, st)
 	}
 	return out
+}
+
+// appendRowStamps encodes rs: the row's stamp, the number of columns, the
+// column stamps.
+func appendRowStamps(b []byte, rs rowStamps) []byte {
+	b = append(b, encodeStamps([]stamp{rs.row})...)
+	b = binary.AppendUvarint(b, uint64(len(rs.cols)))
+	return append(b, encodeStamps(rs.cols)...)
+}
+
+// parseRowStamps decodes what appendRowStamps wrote, n rows.
+func parseRowStamps(b []byte, n int) ([]rowStamps, error) {
+	out := make([]rowStamps, 0, n)
+	for range n {
+		if len(b) < 24 {
+			return nil, errors.New("journal: short row stamps")
+		}
+		rs := rowStamps{row: decodeStamps(b[:24])[0]}
+		nc, w := binary.Uvarint(b[24:])
+		if w <= 0 || nc > uint64(len(b)) || uint64(len(b)-24-w) < 24*nc {
+			return nil, errors.New("journal: bad row stamps")
+		}
+		b = b[24+w:]
+		rs.cols = decodeStamps(b[:24*nc])
+		b = b[24*nc:]
+		out = append(out, rs)
+	}
+	return out, nil
 }
 
 func getRowStamps(c *sqlite.Conn, table string, key []any) (rowStamps, bool, error) {
