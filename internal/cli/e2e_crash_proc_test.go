@@ -112,7 +112,7 @@ func (p *crashProc) launch(t *testing.T) error {
 	args := []string{"serve", "--data", p.dir, "--bootstrap", p.boot, "--listen", p.dhtAddr,
 		"--http", "127.0.0.1:0", "--torrent", p.torrentAddr, "--poll", crashPoll, "--debounce", crashDebounce, "--json"}
 	if os.Getenv("DHTDB_CRASH_VERBOSE") != "" {
-		args = append(args, "--verbose")
+		args = append(args, "-v")
 	}
 	p.cmd = exec.Command(dhtdbBinary(t), args...)
 	p.stdout, p.stderr = &syncBuffer{}, &syncBuffer{}
@@ -237,7 +237,7 @@ type crashAPIError struct {
 
 func (e *crashAPIError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.body) }
 
-func isAPIError(err error) bool {
+func crashIsAPIError(err error) bool {
 	var ae *crashAPIError
 	return errors.As(err, &ae)
 }

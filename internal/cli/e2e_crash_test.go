@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -52,8 +51,9 @@ func TestCrashKill(t *testing.T) {
 	t.Logf("seed %d (DHTDB_CRASH_SEED=%d repeats the random choices)", seed, seed)
 	c := &crashRun{t: t, ctx: context.Background(), bin: bin, seed: seed,
 		rng:   rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
-		acked: map[int64]bool{}, published: map[syncer.Hash]int64{},
+		acked: map[int64]bool{}, origin: map[int64]string{}, published: map[syncer.Hash]int64{},
 		kills: map[string]int{}, hits: map[string]int{}}
+	c.offline = os.Getenv("DHTDB_CRASH_OFFLINE") != ""
 	start := time.Now()
 	c.setup()
 	// Half the kills hit the writer, half the reader, in a random order.
@@ -103,6 +103,7 @@ type crashRun struct {
 	t    *testing.T
 	ctx  context.Context
 	bin  string
+	boot string
 	seed int64
 	rng  *rand.Rand // main goroutine only
 	addr record.Address
@@ -110,14 +111,16 @@ type crashRun struct {
 	wdb  string // the writer's and the reader's database directories
 	rdb  string
 
+	offline  bool // writes while the writer daemon is down (DHTDB_CRASH_OFFLINE)
 	round    int
 	last     string          // what the round did, for its log line
 	oldTemps map[string]bool // temporary files there before the round
 
 	mu     sync.Mutex
 	nextID int64
-	acked  map[int64]bool // ids of rows whose write was acknowledged
-	errs   []string       // unexpected failures seen by background goroutines
+	acked  map[int64]bool   // ids of rows whose write was acknowledged
+	origin map[int64]string // how and when each acknowledged row was written
+	errs   []string         // unexpected failures seen by background goroutines
 
 	published  map[syncer.Hash]int64 // versions named by signed pointers seen, ih -> seq
 	readerSeq  int64                 // seq of the newest version seen installed at the reader
@@ -149,6 +152,7 @@ func (c *crashRun) sleep(maxMS int) time.Duration {
 func (c *crashRun) setup() {
 	t := c.t
 	boot := startTestnet(t, 12)
+	c.boot = boot
 	tmp := t.TempDir()
 	key := filepath.Join(tmp, "owner.key")
 	wdir, rdir := filepath.Join(tmp, "writer"), filepath.Join(tmp, "reader")
@@ -183,6 +187,12 @@ func (c *crashRun) setup() {
 // write inserts one or two new rows through the API (or, with cli, through
 // `dhtdb exec`); they are acknowledged when the command succeeded.
 func (c *crashRun) write(cli bool) error {
+	_, err := c.writeIDs(cli)
+	return err
+}
+
+// writeIDs is write, returning the ids of the rows written.
+func (c *crashRun) writeIDs(cli bool) ([]int64, error) {
 	c.mu.Lock()
 	id := c.nextID + 1
 	n := 1 + int(id%2)
@@ -201,14 +211,24 @@ func (c *crashRun) write(cli bool) error {
 		err = c.w.call(c.ctx, "POST", "/v1/databases/crash/exec", map[string]any{"sql": sql}, &db.ExecResult{})
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var ids []int64
 	c.mu.Lock()
+	via := "api"
+	if cli {
+		via = "dhtdb exec"
+	}
+	if !c.w.alive() {
+		via = "offline dhtdb exec"
+	}
 	for i := range n {
 		c.acked[id+int64(i)] = true
+		c.origin[id+int64(i)] = fmt.Sprintf("round %d by %s at %s", round, via, time.Now().Format("15:04:05.000"))
+		ids = append(ids, id+int64(i))
 	}
 	c.mu.Unlock()
-	return nil
+	return ids, nil
 }
 
 // writes makes n acknowledged writes while the writer runs, a third of
@@ -238,7 +258,7 @@ func (c *crashRun) writeLoop(stop <-chan struct{}, inflight *atomic.Int32) <-cha
 			inflight.Add(-1)
 			time.Sleep(2 * time.Millisecond)
 			if err != nil {
-				if isAPIError(err) {
+				if crashIsAPIError(err) {
 					c.mu.Lock()
 					c.errs = append(c.errs, "write refused: "+err.Error())
 					c.mu.Unlock()
@@ -263,9 +283,9 @@ func (c *crashRun) publishAsync(inflight *atomic.Int32) <-chan error {
 	return done
 }
 
-// watch polls cond until it holds, done has a value, or 3 s pass, and
+// crashWatch polls cond until it holds, done has a value, or 3 s pass, and
 // says whether it held: the test kills right when a step is seen under way.
-func watch(done <-chan error, cond func() bool) bool {
+func crashWatch(done <-chan error, cond func() bool) bool {
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) && (done == nil || len(done) == 0) {
 		if cond() {
@@ -309,14 +329,19 @@ func (c *crashRun) killWriter() {
 		case "publish":
 			how = fmt.Sprintf("+%v", c.sleep(300))
 		case "publish-snapshot":
-			how = fmt.Sprintf("snapshot seen %v", watch(pub, snapshotting))
+			how = fmt.Sprintf("snapshot seen %v", crashWatch(pub, snapshotting))
 		case "publish-put":
-			how = fmt.Sprintf("pending put seen %v", watch(pub, c.pending))
+			seen := crashWatch(pub, c.pending)
+			var d time.Duration
+			if c.rng.IntN(2) == 0 {
+				d = c.sleep(10) // the put's lookup and store round take a few ms here
+			}
+			how = fmt.Sprintf("pending put seen %v, +%v", seen, d)
 		}
 	case "auto-publish":
 		c.writes(1 + c.rng.IntN(3))
 		if c.rng.IntN(2) == 0 {
-			how = fmt.Sprintf("snapshot or put seen %v", watch(nil, func() bool { return snapshotting() || c.pending() }))
+			how = fmt.Sprintf("snapshot or put seen %v", crashWatch(nil, func() bool { return snapshotting() || c.pending() }))
 		} else {
 			time.Sleep(150 * time.Millisecond) // the debounce
 			how = fmt.Sprintf("debounce+%v", c.sleep(300))
@@ -329,7 +354,7 @@ func (c *crashRun) killWriter() {
 		<-l
 	}
 	if pub != nil {
-		if err := <-pub; err != nil && isAPIError(err) {
+		if err := <-pub; err != nil && crashIsAPIError(err) {
 			c.mu.Lock()
 			c.errs = append(c.errs, "publish refused: "+err.Error())
 			c.mu.Unlock()
@@ -350,19 +375,28 @@ func (c *crashRun) killWriter() {
 	}
 	c.writerHeld = st.Sync.Seq
 	c.collect(c.wdb)
+	// After a kill during a put (the riskiest restart: the DHT may hold
+	// a version the writer did not record), always; else one time in four.
+	// (Off by default until the CLI's local backend journals its writes:
+	// see REQUESTS.md "to CLI from CRASH"; DHTDB_CRASH_OFFLINE=1 runs it.)
+	if c.offline && (slices.Contains(tags, "put") || c.rng.IntN(4) == 0) {
+		// A user's script goes on writing while the daemon is down:
+		// `dhtdb exec` finds daemon.json stale and writes the data
+		// directory itself. Those writes are acknowledged too.
+		var offline []int64
+		for range 1 + c.rng.IntN(2) {
+			ids, err := c.writeIDs(true)
+			if err != nil {
+				c.fatalf("exec while the writer daemon is down: %v", err)
+			}
+			offline = append(offline, ids...)
+		}
+		c.hits["writer:offline-exec"]++
+		c.last += fmt.Sprintf("; offline writes of ids %v", offline)
+	}
 	c.restart(c.w)
 	c.checkWriter()
 	c.observeReader()
-}
-
-// checkDead checks the files a dead (killed or stopped) daemon left.
-func (c *crashRun) checkDead(p *crashProc) {
-	c.t.Helper()
-	probs, n := crashCheckData(c.ctx, p.dir, c.addr)
-	if len(probs) > 0 {
-		c.fatalf("%s's files after it died:\n  %s", p.role, strings.Join(probs, "\n  "))
-	}
-	c.checked += n
 }
 
 // restart starts a killed daemon again on its data directory. One time in
@@ -380,39 +414,31 @@ func (c *crashRun) restart(p *crashProc) {
 		} else {
 			p.kill(c.t)
 			c.kills[p.role+"/startup"]++
-			c.last += fmt.Sprintf("; killed again %v after its restart", d)
+			var tags []string
+			if p == c.w {
+				tags = c.writerTags(false, false)
+			} else {
+				tags = c.readerTags()
+			}
+			c.last += fmt.Sprintf("; killed again %v after its restart, during %s", d, strings.Join(tags, ","))
 			c.checkDead(p)
+			if p == c.r {
+				c.collect(c.rdb)
+				c.checkReaderLive()
+			}
 		}
 	}
+	dbDir := c.wdb
+	if p == c.r {
+		dbDir = c.rdb
+	}
+	left := crashTemps(dbDir) // work the kill cut short: a start removes it
 	p.start(c.t)
-}
-
-// writerTags says what the writer was doing when it died, from the
-// requests under way and the files it left.
-func (c *crashRun) writerTags(writing, publishing bool) []string {
-	var tags []string
-	if writing {
-		tags = append(tags, "write")
+	for _, f := range left {
+		if _, err := os.Stat(f); err == nil {
+			c.fatalf("%s: the restart left the crash's temporary file %s", p.role, f)
+		}
 	}
-	if publishing {
-		tags = append(tags, "publish-request")
-	}
-	if len(c.temps(filepath.Join(c.wdb, "versions"))) > 0 {
-		tags = append(tags, "snapshot")
-	}
-	if len(c.temps(c.wdb)) > 0 {
-		tags = append(tags, "catch-up")
-	}
-	if st, err := crashState(c.wdb); err == nil && st.Pending != nil {
-		tags = append(tags, "put")
-	}
-	if len(tags) == 0 {
-		tags = append(tags, "idle")
-	}
-	for _, tag := range tags {
-		c.hits["writer:"+tag]++
-	}
-	return tags
 }
 
 func (c *crashRun) killReader() {
@@ -430,13 +456,13 @@ func (c *crashRun) killReader() {
 	case "random":
 		how = fmt.Sprintf("+%v", c.sleep(600))
 	case "fetch": // a download file appears, or the status says fetching
-		how = fmt.Sprintf("fetch seen %v", watch(nil, func() bool {
+		how = fmt.Sprintf("fetch seen %v", crashWatch(nil, func() bool {
 			return len(c.temps(filepath.Join(c.rdb, "versions"))) > 0 || len(status().Fetching) > 0
 		}))
 	case "swap": // the copy that replaces the live file appears
-		how = fmt.Sprintf("swap seen %v", watch(nil, func() bool { return len(c.temps(c.rdb)) > 0 }))
+		how = fmt.Sprintf("swap seen %v", crashWatch(nil, func() bool { return len(c.temps(c.rdb)) > 0 }))
 	case "installed":
-		how = fmt.Sprintf("installed seen %v, +%v", watch(nil, func() bool { return status().Current == rep.IH.String() }), c.sleep(20))
+		how = fmt.Sprintf("installed seen %v, +%v", crashWatch(nil, func() bool { return status().Current == rep.IH.String() }), c.sleep(20))
 	}
 	c.r.kill(c.t)
 	c.kills["reader/"+trig]++
@@ -467,219 +493,4 @@ func (c *crashRun) publish() db.PublishReport {
 	}
 	c.fatalf("publish: %v", err)
 	return db.PublishReport{}
-}
-
-// readerTags says what the reader was doing when it died, from its files.
-func (c *crashRun) readerTags() []string {
-	var tags []string
-	if len(c.temps(c.rdb)) > 0 {
-		tags = append(tags, "swap")
-	}
-	if len(c.temps(filepath.Join(c.rdb, "versions"))) > 0 {
-		tags = append(tags, "fetch")
-	}
-	st, err := crashState(c.rdb)
-	ih, herr := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name)
-	if err == nil && herr == nil {
-		if seq, ok := c.published[ih]; ok && st.Sync.Seq > seq && !slices.Contains(tags, "fetch") {
-			tags = append(tags, "polled-not-installed")
-		}
-		if !st.Sync.HasCurrent || st.Sync.Current != ih {
-			tags = append(tags, "installed-unrecorded")
-		}
-	}
-	if len(tags) == 0 {
-		tags = append(tags, "idle")
-	}
-	for _, tag := range tags {
-		c.hits["reader:"+tag]++
-	}
-	return tags
-}
-
-// temps lists the temporary files in dir made during this round.
-func (c *crashRun) temps(dir string) []string {
-	var out []string
-	for _, f := range crashTemps(dir) {
-		if !c.oldTemps[f] {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// collect notes the versions named by the signed pointer a database
-// directory holds (state.json is replaced atomically: readable any time).
-func (c *crashRun) collect(dbDir string) {
-	st, err := crashState(dbDir)
-	if err != nil {
-		c.fatalf("%s: %v", dbDir, err)
-	}
-	if st.Sync.Item == nil {
-		return
-	}
-	vs, err := crashSigned(st.Sync.Item, c.addr.PublicKey)
-	if err != nil {
-		c.fatalf("held pointer in %s: %v", dbDir, err)
-	}
-	for ih, seq := range vs {
-		if old, ok := c.published[ih]; ok && old != seq {
-			c.t.Logf("round %d: version %s named at seq %d and %d", c.round, ih, old, seq)
-		}
-		if _, ok := c.published[ih]; !ok {
-			c.published[ih] = seq
-		}
-	}
-}
-
-// checkReaderLive: the dead reader's live copy is a version a signed
-// pointer named, not older than one it had before.
-func (c *crashRun) checkReaderLive() {
-	ih, err := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name)
-	if err != nil {
-		c.fatalf("reader's live copy: %v", err)
-	}
-	seq, ok := c.published[ih]
-	if !ok {
-		c.fatalf("reader's live copy (infohash %s) is no published version", ih)
-	}
-	if seq < c.readerSeq {
-		c.fatalf("reader's live copy went back from seq %d to seq %d", c.readerSeq, seq)
-	}
-	c.readerSeq = seq
-	st, err := crashState(c.rdb)
-	if err != nil {
-		c.fatalf("reader state: %v", err)
-	}
-	if st.Sync.Seq < c.readerHeld {
-		c.fatalf("reader's held seq went back from %d to %d", c.readerHeld, st.Sync.Seq)
-	}
-	c.readerHeld = st.Sync.Seq
-}
-
-// observeReader checks the running reader's status: its held seq and its
-// installed version never go back.
-func (c *crashRun) observeReader() {
-	var st daemon.Status
-	if err := c.r.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err != nil {
-		c.fatalf("reader status: %v", err)
-	}
-	if st.Seq < c.readerHeld {
-		c.fatalf("reader's held seq went back from %d to %d", c.readerHeld, st.Seq)
-	}
-	c.readerHeld = st.Seq
-	if st.Current == "" {
-		return
-	}
-	c.collect(c.rdb)
-	for ih, seq := range c.published {
-		if ih.String() == st.Current {
-			if seq < c.readerSeq {
-				c.fatalf("reader's installed version went back from seq %d to seq %d", c.readerSeq, seq)
-			}
-			c.readerSeq = seq
-		}
-	}
-}
-
-// checkWriter: every acknowledged write is in the restarted writer's copy.
-func (c *crashRun) checkWriter() {
-	var rows db.Rows
-	if err := c.w.call(c.ctx, "POST", "/v1/databases/crash/query", map[string]any{"sql": "SELECT id FROM w"}, &rows); err != nil {
-		c.fatalf("query the restarted writer: %v", err)
-	}
-	if missing := c.missing(rows); len(missing) > 0 {
-		c.fatalf("LOST %d acknowledged writes: ids %v", len(missing), missing)
-	}
-}
-
-// missing lists the acknowledged ids not among rows.
-func (c *crashRun) missing(rows db.Rows) []int64 {
-	have := map[int64]bool{}
-	for _, r := range rows.Rows {
-		if f, ok := r[0].(float64); ok {
-			have[int64(f)] = true
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []int64
-	for id := range c.acked {
-		if !have[id] {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func (c *crashRun) checkErrs() {
-	c.mu.Lock()
-	errs := c.errs
-	c.errs = nil
-	c.mu.Unlock()
-	if len(errs) > 0 {
-		c.fatalf("the daemon refused requests it should have run:\n  %s", strings.Join(errs, "\n  "))
-	}
-}
-
-// waitReader waits until the reader has installed version ih.
-func (c *crashRun) waitReader(ih string) {
-	deadline := time.Now().Add(2 * time.Minute)
-	var st daemon.Status
-	for time.Now().Before(deadline) {
-		if err := c.r.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err == nil && st.Current == ih {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	c.fatalf("the reader did not install %s in 2 minutes; status %+v", ih, st)
-}
-
-// finish publishes once more and waits for the reader to hold every
-// acknowledged write; both daemons then stop cleanly and their files are
-// checked a last time.
-func (c *crashRun) finish() {
-	c.round++
-	c.last = "final publish"
-	var rep db.PublishReport
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		var out string
-		if out, err = crashCLI(c.bin, "publish", "--data", c.w.dir, "--json", "crash"); err == nil {
-			if err = json.Unmarshal([]byte(out), &rep); err == nil {
-				break
-			}
-		}
-		time.Sleep(time.Second)
-	}
-	if err != nil {
-		c.fatalf("final publish: %v", err)
-	}
-	c.checkWriter()
-	var st daemon.Status
-	if err := c.w.call(c.ctx, "GET", "/v1/databases/crash", nil, &st); err != nil || st.PendingWrites != 0 || st.Seq != rep.Seq {
-		c.fatalf("writer status after the final publish: %+v (%v), want seq %d and no pending write", st, err, rep.Seq)
-	}
-	c.waitReader(rep.IH.String())
-	var rows db.Rows
-	if err := c.r.call(c.ctx, "POST", "/v1/databases/crash/query", map[string]any{"sql": "SELECT id FROM w"}, &rows); err != nil {
-		c.fatalf("query the reader: %v", err)
-	}
-	if missing := c.missing(rows); len(missing) > 0 {
-		c.fatalf("the reader's final version (seq %d) lacks %d acknowledged writes: %v", rep.Seq, len(missing), missing)
-	}
-	c.logf("final publish seq %d: the reader holds all %d acknowledged writes (%d rows)", rep.Seq, len(c.acked), len(rows.Rows))
-	c.w.stop(c.t)
-	c.r.stop(c.t)
-	c.checkDead(c.w)
-	c.checkDead(c.r)
-	for _, d := range []string{c.wdb, c.rdb, filepath.Join(c.wdb, "versions"), filepath.Join(c.rdb, "versions")} {
-		if tmps := crashTemps(d); len(tmps) > 0 {
-			c.t.Logf("LEAK: %d temporary files left in %s after restarts and a clean stop: %v", len(tmps), d, tmps)
-		}
-	}
-	if ih, err := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name); err != nil || ih != rep.IH {
-		c.fatalf("reader's live copy is %s (%v), want the final version %s", ih, err, rep.IH)
-	}
 }
