@@ -165,7 +165,7 @@ func (s *fakeSwarm) Seed(ctx context.Context, v db.Version) error {
 }
 
 // Fetch, Install and Resume make fakeSwarm the reader's Transfers.
-func (s *fakeSwarm) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool) (string, error) {
+func (s *fakeSwarm) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool, progress func(FetchProgress)) (string, error) {
 	for {
 		s.mu.Lock()
 		b, ok := s.files[ih]
@@ -173,6 +173,9 @@ func (s *fakeSwarm) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, h
 		s.mu.Unlock()
 		if !ok {
 			return "", errors.New("no peers have it")
+		}
+		if progress != nil {
+			progress(FetchProgress{IH: ih.String(), Phase: "download", BytesTotal: int64(len(b))})
 		}
 		if !off {
 			s.mu.Lock()
@@ -198,3 +201,10 @@ func (s *fakeSwarm) Resume(ctx context.Context, d *db.DB) error { return nil }
 
 // ihFromBytes names forged content.
 func ihFromBytes(b []byte) syncer.Hash { return syncer.Hash(sha1.Sum(b)) }
+
+// asFetcher makes fakeSwarm a db.Fetcher.
+type swarmFetcher struct{ s *fakeSwarm }
+
+func (f swarmFetcher) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool) (string, error) {
+	return f.s.Fetch(ctx, d, ih, base, hasBase, nil)
+}

@@ -306,7 +306,14 @@ func sameValue(held []byte, v []byte) bool {
 }
 
 func (l *loop) fetch(ctx context.Context, a syncer.Fetch) func() {
-	path, err := l.r.cfg.Transfers.Fetch(ctx, l.d, a.IH, a.Base, a.HasBase)
+	path, err := l.r.cfg.Transfers.Fetch(ctx, l.d, a.IH, a.Base, a.HasBase, func(p FetchProgress) {
+		l.setStatus(func(s *Status) { s.Fetch = &p })
+	})
+	l.setStatus(func(s *Status) {
+		if s.Fetch != nil && s.Fetch.IH == a.IH.String() {
+			s.Fetch = nil
+		}
+	})
 	if ctx.Err() != nil {
 		return nil // cancelled: the Follower expects nothing
 	}
@@ -458,11 +465,7 @@ func (l *loop) publish(ctx context.Context, key ed25519.PrivateKey) (db.PublishR
 			s.LastConflicts = rep.Conflicts
 		}
 	})
-	if j := l.d.Journal(); j != nil {
-		if p, err := j.Pending(); err == nil {
-			l.setStatus(func(s *Status) { s.PendingWrites = len(p) })
-		}
-	}
+	l.refreshPending()
 	if !rep.Unchanged {
 		m.Publishes.Add(1)
 		m.PutStored.Add(int64(rep.Put.Stored))
@@ -483,6 +486,16 @@ func (l *loop) autoPublish() {
 	ctx, cancel := context.WithTimeout(l.ctx, 2*time.Minute)
 	defer cancel()
 	_, _ = l.publish(ctx, key)
+}
+
+// refreshPending updates the status's count of journaled writes not yet
+// published.
+func (l *loop) refreshPending() {
+	if j := l.d.Journal(); j != nil {
+		if p, err := j.Pending(); err == nil {
+			l.setStatus(func(s *Status) { s.PendingWrites = len(p) })
+		}
+	}
 }
 
 func errString(err error) string {

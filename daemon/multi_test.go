@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/keyfile"
 )
 
@@ -104,5 +105,43 @@ func TestDaemonsTwoWriters(t *testing.T) {
 			var s Status
 			return c.do("GET", "/v1/databases/shared", nil, &s) == 200 && s.PendingWrites == 0
 		})
+	}
+}
+
+// TestPendingWritesInStatus: the status counts journaled writes not yet
+// published as soon as the API reports them (Wrote), and clears on publish.
+func TestPendingWritesInStatus(t *testing.T) {
+	n := newTestNet(t)
+	s, err := db.Open(db.Config{Dir: t.TempDir(), Journal: true, Publish: db.PublishConfig{Snapshotter: n.swarm,
+		Seeder: n.swarm, Putter: n.dht, Getter: n.dht, Fetcher: swarmFetcher{n.swarm}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := NewRunner(RunnerConfig{Store: s, Pointers: n.dht, Transfers: n.swarm, Sync: fast()}) // no Key: no automatic publish
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	addr, err := s.Create("pw", n.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(addr); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := s.DB(addr)
+	exec(t, d, "CREATE TABLE t(k INTEGER PRIMARY KEY)")
+	exec(t, d, "INSERT INTO t VALUES (1)")
+	r.Wrote(addr)
+	eventually(t, "pending_writes 2", func() bool {
+		st, _ := r.Status(addr)
+		return st.PendingWrites == 2
+	})
+	if _, err := r.Publish(context.Background(), addr, n.key); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.Status(addr); st.PendingWrites != 0 {
+		t.Errorf("after publishing: pending_writes %d, want 0", st.PendingWrites)
 	}
 }

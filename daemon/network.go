@@ -42,7 +42,7 @@ var (
 	_ db.Seeder      = (*Network)(nil)
 	_ db.Putter      = (*Network)(nil)
 	_ db.Getter      = (*Network)(nil)
-	_ db.Fetcher     = (*Network)(nil)
+	_ db.Fetcher     = fetcher{}
 )
 
 // Get implements Pointers over dht.Node.Get.
@@ -114,9 +114,18 @@ func (n *Network) Seed(ctx context.Context, v db.Version) error {
 	return nil
 }
 
+// Fetcher returns n as a db.Fetcher (fetches without progress reports).
+func (n *Network) Fetcher() db.Fetcher { return fetcher{n} }
+
+type fetcher struct{ n *Network }
+
+func (f fetcher) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool) (string, error) {
+	return f.n.Fetch(ctx, d, ih, base, hasBase, nil)
+}
+
 // Fetch implements Transfers: the swarm downloads ih into d's versions
 // directory, copying the pieces of base it already holds.
-func (n *Network) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool) (string, error) {
+func (n *Network) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool, progress func(FetchProgress)) (string, error) {
 	s, err := n.store(d.VersionsDir())
 	if err != nil {
 		return "", err
@@ -125,6 +134,9 @@ func (n *Network) Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, has
 		return v.Path, nil // held already (fetched before a restart, or published here)
 	}
 	opts := swarm.FetchOptions{Name: db.TorrentName(d.Address().Name), Dir: s.Dir()}
+	if progress != nil {
+		opts.Progress = func(ev swarm.Event) { progress(progressOf(ev)) }
+	}
 	if hasBase {
 		if bv, err := s.Get(metainfo.Hash(base)); err == nil {
 			opts.Base = &swarm.Version{Path: bv.Path, Info: bv.Info}
@@ -195,4 +207,10 @@ func (n *Network) Resume(ctx context.Context, d *db.DB) error {
 		return err
 	}
 	return n.Swarm.SeedStore(s)
+}
+
+func progressOf(ev swarm.Event) FetchProgress {
+	return FetchProgress{IH: ev.Infohash.HexString(), Phase: ev.Phase.String(), BytesDone: ev.Done, BytesTotal: ev.Length,
+		PiecesDone: ev.PiecesDone, PiecesTotal: ev.Pieces, Peers: ev.Peers, RateBps: ev.Rate, ReusedBytes: ev.Reused,
+		Received: ev.Received, ElapsedMS: ev.Elapsed.Milliseconds()}
 }

@@ -44,8 +44,9 @@ type Transfers interface {
 	// when hasBase (delta), and returns the path of the complete file,
 	// checked as SQLite. It blocks until done, failed, or ctx is done. An
 	// error wrapping ErrBadVersion refuses the version for good; any other
-	// is retried.
-	Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool) (string, error)
+	// is retried. progress, when not nil, receives reports while it runs
+	// (from the fetching goroutine; it must return quickly).
+	Fetch(ctx context.Context, d *db.DB, ih, base syncer.Hash, hasBase bool, progress func(FetchProgress)) (string, error)
 	// Install makes the fetched file at path the live copy of d (check,
 	// atomic swap), keeps it among d's versions as published with seq, and
 	// seeds it. On error the live copy is unchanged.
@@ -209,7 +210,10 @@ func (r *Runner) loop(a record.Address) (*loop, error) {
 // automatic publish.
 func (r *Runner) Wrote(a record.Address) {
 	if l, err := r.loop(a); err == nil {
-		l.do(func() { l.deb.Wrote(r.cfg.Clock.Now()) })
+		l.do(func() {
+			l.deb.Wrote(r.cfg.Clock.Now())
+			l.refreshPending()
+		})
 	}
 }
 

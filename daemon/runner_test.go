@@ -49,7 +49,7 @@ func (n *testNet) startWith(t *testing.T, dir string, sync syncer.Config, journa
 		dir = t.TempDir()
 	}
 	s, err := db.Open(db.Config{Dir: dir, Journal: journal, Publish: db.PublishConfig{Snapshotter: n.swarm, Seeder: n.swarm,
-		Putter: n.dht, Getter: n.dht, Fetcher: n.swarm}})
+		Putter: n.dht, Getter: n.dht, Fetcher: swarmFetcher{n.swarm}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +234,10 @@ func TestFallbackWhenNewestIsGone(t *testing.T) {
 	n.swarm.setOffline(ihs[2], true)
 	r := n.start(t, "", fast())
 	r.follow(t, a)
+	eventually(t, "the progress of the stalled fetch in the status", func() bool {
+		st, _ := r.runner.Status(a)
+		return st.Fetch != nil && st.Fetch.IH == ihs[2].String() && st.Fetch.Phase == "download"
+	})
 	eventually(t, "the fallback to version 2", func() bool {
 		st, _ := r.runner.Status(a)
 		return st.Current == ihs[1].String() && st.Behind == 1
@@ -243,6 +247,10 @@ func TestFallbackWhenNewestIsGone(t *testing.T) {
 	}
 	n.swarm.setOffline(ihs[2], false)
 	eventually(t, "version 3", func() bool { return count(t, r, a) == 3 })
+	eventually(t, "no fetch progress once done", func() bool {
+		st, _ := r.runner.Status(a)
+		return st.Fetch == nil
+	})
 }
 
 // TestBadInputKeepsVersion: a replayed old pointer and a pointer naming a

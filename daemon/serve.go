@@ -50,6 +50,9 @@ type Config struct {
 	// TorrentAddr is the torrent client's listen address. "": swarm's
 	// default (any address, a free port).
 	TorrentAddr string
+	// DownloadRate and UploadRate limit the torrent client's piece traffic
+	// in bytes per second; 0: unlimited.
+	DownloadRate, UploadRate int64
 	// Bootstrap lists the DHT nodes to join through ("host:port"). Empty
 	// means none: the node waits to be contacted (the first node of a
 	// test network). The CLI passes the public routers by default.
@@ -162,12 +165,13 @@ func Start(ctx context.Context, cfg Config) (_ *Daemon, err error) {
 	}
 	metrics := &Metrics{}
 	if d.swarm, err = swarm.New(swarm.Config{ListenAddr: cfg.TorrentAddr, DataDir: filepath.Join(cfg.DataDir, "swarm"),
+		DownloadRate: cfg.DownloadRate, UploadRate: cfg.UploadRate,
 		DHT: d.node, Clock: cfg.Clock, Logger: log.With("part", "swarm")}); err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	netw := &Network{DHT: d.node, Swarm: d.swarm, Metrics: metrics}
 	if d.store, err = db.Open(db.Config{Dir: cfg.DataDir,
-		Publish: db.PublishConfig{Snapshotter: netw, Seeder: netw, Putter: netw, Getter: netw, Fetcher: netw},
+		Publish: db.PublishConfig{Snapshotter: netw, Seeder: netw, Putter: netw, Getter: netw, Fetcher: netw.Fetcher()},
 		Journal: !cfg.NoJournal, JournalPolicy: cfg.JournalPolicy, Clock: cfg.Clock, Logger: log}); err != nil {
 		return nil, err
 	}

@@ -21,14 +21,16 @@ type Status struct {
 	ReadOnly bool    `json:"read_only,omitempty"` // the owner locked it
 	MovedTo  string  `json:"moved_to,omitempty"`  // new owner key after a rotation
 
-	Fetching      []string  `json:"fetching,omitempty"`
-	LastPoll      time.Time `json:"last_poll,omitzero"`
-	LastFound     int       `json:"last_found"` // closest nodes holding the pointer at the last poll
-	LastPollErr   string    `json:"last_poll_error,omitempty"`
-	LastPut       time.Time `json:"last_put,omitzero"`
-	LastPutStored int       `json:"last_put_stored"`
-	LastPutErr    string    `json:"last_put_error,omitempty"`
-	PublishErr    string    `json:"publish_error,omitempty"`
+	Fetching []string `json:"fetching,omitempty"`
+	// Fetch is the newest progress report of a running fetch.
+	Fetch         *FetchProgress `json:"fetch,omitempty"`
+	LastPoll      time.Time      `json:"last_poll,omitzero"`
+	LastFound     int            `json:"last_found"` // closest nodes holding the pointer at the last poll
+	LastPollErr   string         `json:"last_poll_error,omitempty"`
+	LastPut       time.Time      `json:"last_put,omitzero"`
+	LastPutStored int            `json:"last_put_stored"`
+	LastPutErr    string         `json:"last_put_error,omitempty"`
+	PublishErr    string         `json:"publish_error,omitempty"`
 	// PendingWrites counts journaled writes not yet in a confirmed
 	// published version (databases with a write journal).
 	PendingWrites int `json:"pending_writes,omitempty"`
@@ -41,6 +43,22 @@ type Status struct {
 // StatusOf is the status of d from its saved state alone, for commands that
 // run without a daemon (no poll or put fields).
 func StatusOf(d *db.DB) Status { return newStatus(d) }
+
+// FetchProgress is the progress of a running fetch of a version (from
+// swarm.Event).
+type FetchProgress struct {
+	IH          string  `json:"ih"`
+	Phase       string  `json:"phase"`       // metadata, download, check, done
+	BytesDone   int64   `json:"bytes_done"`  // present and verified, reused included
+	BytesTotal  int64   `json:"bytes_total"` // 0 until the metadata is known
+	PiecesDone  int     `json:"pieces_done"`
+	PiecesTotal int     `json:"pieces_total"`
+	Peers       int     `json:"peers"`
+	RateBps     float64 `json:"rate_bps"`
+	ReusedBytes int64   `json:"reused_bytes"`   // copied from the base version (delta)
+	Received    int64   `json:"received_bytes"` // read from peers, overhead included
+	ElapsedMS   int64   `json:"elapsed_ms"`
+}
 
 func newStatus(d *db.DB) Status {
 	st := d.State()
@@ -105,5 +123,9 @@ func (l *loop) statusCopy() Status {
 	s := l.status
 	s.Fetching = slices.Clone(s.Fetching)
 	s.LastConflicts = slices.Clone(s.LastConflicts)
+	if s.Fetch != nil {
+		f := *s.Fetch
+		s.Fetch = &f
+	}
 	return s
 }
