@@ -23,7 +23,10 @@ import (
 // (DESIGN.md §9). Errors are ready for the one-line error output.
 type backend interface {
 	Create(ctx context.Context, name, keyFile string) (daemon.Status, error)
-	Follow(ctx context.Context, ref string) (daemon.Status, error)
+	// Follow records the database; with watch set it also waits until the
+	// newest version known is installed (or ctx ends), calling watch with
+	// each status seen. Without a daemon it always waits.
+	Follow(ctx context.Context, ref string, watch func(daemon.Status)) (daemon.Status, error)
 	Unfollow(ctx context.Context, ref string) error
 	Status(ctx context.Context, ref string) (daemon.Status, error)
 	List(ctx context.Context) ([]daemon.Status, error)
@@ -127,10 +130,20 @@ func (a *apiBackend) Create(ctx context.Context, name, keyFile string) (daemon.S
 	return st, err
 }
 
-func (a *apiBackend) Follow(ctx context.Context, ref string) (daemon.Status, error) {
+func (a *apiBackend) Follow(ctx context.Context, ref string, watch func(daemon.Status)) (daemon.Status, error) {
 	var st daemon.Status
-	err := a.call(ctx, http.MethodPost, "/v1/follow", map[string]string{"db": ref}, &st)
-	return st, err
+	if err := a.call(ctx, http.MethodPost, "/v1/follow", map[string]string{"db": ref}, &st); err != nil || watch == nil {
+		return st, err
+	}
+	// The address, not ref: a magnet is not a name the API resolves twice.
+	last, err := waitSynced(ctx, func(ctx context.Context) (daemon.Status, error) { return a.Status(ctx, st.Address) }, watch)
+	if err != nil && ctx.Err() == nil {
+		return last, err
+	}
+	if last.Address != "" {
+		st = last
+	}
+	return st, nil // when ctx ended, the status says how far it got
 }
 
 func (a *apiBackend) Unfollow(ctx context.Context, ref string) error {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"time"
 
 	"github.com/dhtdb/dhtdb/daemon"
 	"github.com/dhtdb/dhtdb/db"
@@ -155,8 +154,9 @@ func (l *localBackend) Publish(ctx context.Context, ref string) (db.PublishRepor
 
 // Follow records the database and syncs it once through a daemon started
 // for the command: it waits until the newest version is installed or ctx
-// ends (then the status says how far it got).
-func (l *localBackend) Follow(ctx context.Context, ref string) (daemon.Status, error) {
+// ends (then the status says how far it got), calling watch (if set) with
+// each status seen.
+func (l *localBackend) Follow(ctx context.Context, ref string, watch func(daemon.Status)) (daemon.Status, error) {
 	a, err := record.ParseAddress(ref)
 	if err != nil {
 		return daemon.Status{}, err
@@ -169,20 +169,12 @@ func (l *localBackend) Follow(ctx context.Context, ref string) (daemon.Status, e
 		if err := dm.Runner().Add(a); err != nil {
 			return err
 		}
-		for {
-			if st, err = dm.Runner().Status(a); err != nil {
-				return err
-			}
-			if st.Current != "" && st.Current == st.IH {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				fmt.Fprintf(l.e.stderr, "note: %s is followed but not synced yet (%v); dhtdb serve keeps it in sync\n", a, ctx.Err())
-				return nil
-			case <-time.After(100 * time.Millisecond):
-			}
+		st, err = waitSynced(ctx, func(context.Context) (daemon.Status, error) { return dm.Runner().Status(a) }, watch)
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintf(l.e.stderr, "note: %s is followed but not synced yet (%v); dhtdb serve keeps it in sync\n", a, ctx.Err())
+			return nil
 		}
+		return err
 	})
 	return st, err
 }

@@ -1,23 +1,35 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/dhtdb/dhtdb/daemon"
 )
 
 // statusCmd: dhtdb status [DB]: versions, seq, sync state; every database
-// without DB (one JSON object per line).
-type statusCmd struct{ f dbFlags }
+// without DB (one JSON object per line). --watch DB prints the status of a
+// database again whenever it changes, with the progress of its fetches,
+// until interrupted.
+type statusCmd struct {
+	f     dbFlags
+	watch bool
+}
 
-func (c *statusCmd) flags(fs *flag.FlagSet) { c.f.register(fs, false) }
+func (c *statusCmd) flags(fs *flag.FlagSet) {
+	c.f.register(fs, false)
+	fs.BoolVar(&c.watch, "watch", false, "print the status of DB again whenever it changes, until interrupted (needs a running daemon)")
+}
 
 func (c *statusCmd) run(ctx context.Context, e *env, args []string) error {
-	if len(args) > 1 {
-		return usagef("want at most one DB")
+	if len(args) > 1 || c.watch && len(args) != 1 {
+		return usagef("want at most one DB (exactly one with --watch)")
 	}
 	b, ctx, cancel, err := c.f.open(ctx, e)
 	if err != nil {
@@ -25,6 +37,9 @@ func (c *statusCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	defer cancel()
 	defer b.Close()
+	if c.watch {
+		return c.watchStatus(ctx, e, b, args[0])
+	}
 	var sts []daemon.Status
 	if len(args) == 1 {
 		st, err := b.Status(ctx, args[0])
@@ -41,6 +56,42 @@ func (c *statusCmd) run(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// watchStatus prints the status of ref whenever it changes, until ctx ends
+// (an interrupt: exit 0). The fetch's progress is a line of its own in
+// text, the status's "fetch" object in JSON.
+func (c *statusCmd) watchStatus(ctx context.Context, e *env, b backend, ref string) error {
+	if _, ok := b.(*apiBackend); !ok {
+		return errors.New("status --watch needs a running daemon (dhtdb serve)")
+	}
+	var last []byte
+	for {
+		st, err := b.Status(ctx, ref)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if key, _ := json.Marshal(st); !bytes.Equal(key, last) {
+			last = key
+			err := c.f.out.print(e.stdout, st, func(w io.Writer) {
+				writeStatus(w, st)
+				if st.Fetch != nil {
+					fmt.Fprintln(w, fetchLine(*st.Fetch))
+				}
+			})
+			if err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(plainEvery):
+		}
+	}
 }
 
 // writeStatus is the text form of a status: one line.

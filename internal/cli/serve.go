@@ -10,6 +10,7 @@ import (
 
 	"github.com/dhtdb/dhtdb/daemon"
 	"github.com/dhtdb/dhtdb/db"
+	"github.com/dhtdb/dhtdb/internal/bench"
 	"github.com/dhtdb/dhtdb/syncer"
 )
 
@@ -23,6 +24,8 @@ type serveCmd struct {
 	torrent  string
 	sync     syncer.Config
 	debounce db.Debounce
+	// downRate, upRate: bytes per second of the torrent client; 0: unlimited.
+	downRate, upRate int64
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
@@ -34,6 +37,20 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.sync.PollInterval, "poll", syncer.DefaultPollInterval, "mean time between two polls of a followed database's pointer")
 	fs.DurationVar(&c.debounce.Delay, "debounce", db.DefaultPublishDelay, "quiet time after a write before the automatic publish")
 	fs.DurationVar(&c.debounce.MaxDelay, "debounce-max", db.DefaultMaxPublishDelay, "longest a write waits for the automatic publish while writes keep coming")
+	fs.Func("download-rate", "limit the versions downloaded to this many bytes per second, e.g. 10MB (default: unlimited)", rateFlag(&c.downRate))
+	fs.Func("upload-rate", "limit the versions uploaded to this many bytes per second, e.g. 10MB (default: unlimited)", rateFlag(&c.upRate))
+}
+
+// rateFlag parses a rate in bytes per second ("10MB", "512KiB", "4096").
+func rateFlag(dst *int64) func(string) error {
+	return func(s string) error {
+		n, err := bench.ParseSize(s)
+		if err != nil {
+			return fmt.Errorf("rate: %w", err)
+		}
+		*dst = n
+		return nil
+	}
 }
 
 type serveEvent struct {
@@ -64,6 +81,7 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	d, err := daemon.Start(ctx, daemon.Config{
 		DataDir: dir, HTTPAddr: c.httpAddr, DHTAddr: c.net.listen, TorrentAddr: c.torrent,
+		DownloadRate: c.downRate, UploadRate: c.upRate,
 		Bootstrap: bootstrap, Sync: c.sync, Debounce: c.debounce, Logger: c.net.logger(e),
 		// The daemon never prompts: encrypted key files need DHTDB_PASSPHRASE.
 		Passphrase: func() (string, error) {
