@@ -83,7 +83,8 @@ func TestCrashKill(t *testing.T) {
 	for _, n := range c.kills {
 		nk += n
 	}
-	t.Logf("%d rounds, %d SIGKILLs, %d SQLite files checked, in %.0fs (seed %d)", rounds, nk, c.checked, time.Since(start).Seconds(), seed)
+	t.Logf("%d rounds, %d SIGKILLs, %d SQLite files checked, %d acknowledged writes kept, %d writes cut by a kill kept whole, in %.0fs (seed %d)",
+		rounds, nk, c.checked, len(c.acked), c.survived, time.Since(start).Seconds(), seed)
 	for _, m := range []map[string]int{c.kills, c.hits} {
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -116,19 +117,22 @@ type crashRun struct {
 	last     string          // what the round did, for its log line
 	oldTemps map[string]bool // temporary files there before the round
 
-	mu     sync.Mutex
-	nextID int64
-	acked  map[int64]bool   // ids of rows whose write was acknowledged
-	origin map[int64]string // how and when each acknowledged row was written
-	errs   []string         // unexpected failures seen by background goroutines
+	mu       sync.Mutex
+	nextID   int64
+	acked    map[int64]bool   // ids of rows whose write was acknowledged
+	origin   map[int64]string // how and when each acknowledged row was written
+	maybe    [][]int64        // the rows of each write a kill cut short
+	survived int              // such writes found complete after the restart
+	errs     []string         // unexpected failures seen by background goroutines
 
-	published  map[syncer.Hash]int64 // versions named by signed pointers seen, ih -> seq
-	readerSeq  int64                 // seq of the newest version seen installed at the reader
-	readerHeld int64                 // highest pointer seq the reader was seen holding
-	writerHeld int64
-	checked    int            // SQLite files checked after a death
-	kills      map[string]int // victim/trigger
-	hits       map[string]int // what a kill interrupted (from what the process left)
+	published      map[syncer.Hash]int64 // versions named by signed pointers seen, ih -> seq
+	readerSeq      int64                 // seq of the newest version seen in the reader's live file
+	readerRecorded int64                 // seq of the newest version the reader was seen recording as installed
+	readerHeld     int64                 // highest pointer seq the reader was seen holding
+	writerHeld     int64
+	checked        int            // SQLite files checked after a death
+	kills          map[string]int // victim/trigger
+	hits           map[string]int // what a kill interrupted (from what the process left)
 }
 
 func (c *crashRun) logf(format string, args ...any) {
@@ -199,11 +203,14 @@ func (c *crashRun) writeIDs(cli bool) ([]int64, error) {
 	c.nextID += int64(n)
 	round := c.round
 	c.mu.Unlock()
-	var vals []string
+	// Two rows are two statements of one exec: one transaction, all or
+	// nothing.
+	var stmts []string
 	for i := range n {
-		vals = append(vals, fmt.Sprintf("(%d, %d, randomblob(%d))", id+int64(i), round, 200+(id*7919)%3000))
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO w (id, round, pad) VALUES (%d, %d, randomblob(%d))",
+			id+int64(i), round, 200+(id*7919)%3000))
 	}
-	sql := "INSERT INTO w (id, round, pad) VALUES " + strings.Join(vals, ", ")
+	sql := strings.Join(stmts, "; ")
 	var err error
 	if cli {
 		_, err = crashCLI(c.bin, "exec", "--data", c.w.dir, "--json", "crash", sql)
@@ -211,6 +218,16 @@ func (c *crashRun) writeIDs(cli bool) ([]int64, error) {
 		err = c.w.call(c.ctx, "POST", "/v1/databases/crash/exec", map[string]any{"sql": sql}, &db.ExecResult{})
 	}
 	if err != nil {
+		if !crashIsAPIError(err) {
+			// Cut by a kill: the write may or may not have happened.
+			c.mu.Lock()
+			var g []int64
+			for i := range n {
+				g = append(g, id+int64(i))
+			}
+			c.maybe = append(c.maybe, g)
+			c.mu.Unlock()
+		}
 		return nil, err
 	}
 	var ids []int64

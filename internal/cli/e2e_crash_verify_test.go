@@ -135,7 +135,8 @@ func (c *crashRun) checkReaderLive() {
 		c.fatalf("reader's live copy (infohash %s) is no published version", ih)
 	}
 	if seq < c.readerSeq {
-		c.fatalf("reader's live copy went back from seq %d to seq %d", c.readerSeq, seq)
+		c.fatalf("reader's live copy went back from seq %d to seq %d (state: held seq %d, current %s)", c.readerSeq, seq,
+			c.readerHeld, crashCurrent(c.rdb))
 	}
 	c.readerSeq = seq
 	st, err := crashState(c.rdb)
@@ -146,6 +147,16 @@ func (c *crashRun) checkReaderLive() {
 		c.fatalf("reader's held seq went back from %d to %d", c.readerHeld, st.Sync.Seq)
 	}
 	c.readerHeld = st.Sync.Seq
+	if st.Sync.HasCurrent {
+		cur, ok := c.published[st.Sync.Current]
+		if !ok {
+			c.fatalf("reader's recorded version %s is no published version", st.Sync.Current)
+		}
+		if cur > seq {
+			c.fatalf("reader records version seq %d as installed, its live file is seq %d", cur, seq)
+		}
+		c.recorded(cur)
+	}
 }
 
 // observeReader checks the running reader's status: its held seq and its
@@ -165,12 +176,19 @@ func (c *crashRun) observeReader() {
 	c.collect(c.rdb)
 	for ih, seq := range c.published {
 		if ih.String() == st.Current {
-			if seq < c.readerSeq {
-				c.fatalf("reader's installed version went back from seq %d to seq %d", c.readerSeq, seq)
-			}
-			c.readerSeq = seq
+			c.recorded(seq)
 		}
 	}
+}
+
+// recorded checks the seq of the version the reader records as installed
+// (status and state.json "current"), which never goes back. It may lag the
+// live file by a version: a kill between a swap and its record.
+func (c *crashRun) recorded(seq int64) {
+	if seq < c.readerRecorded {
+		c.fatalf("reader's recorded installed version went back from seq %d to seq %d", c.readerRecorded, seq)
+	}
+	c.readerRecorded = seq
 }
 
 // checkWriter: every acknowledged write is in the restarted writer's copy.
@@ -185,6 +203,38 @@ func (c *crashRun) checkWriter() {
 			fmt.Fprintf(&b, "\n  id %d: %s", id, c.origin[id])
 		}
 		c.fatalf("LOST %d acknowledged writes:%s", len(missing), b.String())
+	}
+	// A write a kill cut short happened entirely or not at all; if it
+	// did, it is durable from now on, like an acknowledged one.
+	have := map[int64]bool{}
+	for _, r := range rows.Rows {
+		if f, ok := r[0].(float64); ok {
+			have[int64(f)] = true
+		}
+	}
+	c.mu.Lock()
+	groups := c.maybe
+	c.maybe = nil
+	c.mu.Unlock()
+	for _, g := range groups {
+		n := 0
+		for _, id := range g {
+			if have[id] {
+				n++
+			}
+		}
+		if n != 0 && n != len(g) {
+			c.fatalf("a write cut by the kill happened in part: %d of its rows %v", n, g)
+		}
+		if n == len(g) {
+			c.survived++
+			c.mu.Lock()
+			for _, id := range g {
+				c.acked[id] = true
+				c.origin[id] = fmt.Sprintf("cut by the kill of round %d, found after the restart", c.round)
+			}
+			c.mu.Unlock()
+		}
 	}
 }
 
@@ -277,4 +327,14 @@ func (c *crashRun) finish() {
 	if ih, err := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name); err != nil || ih != rep.IH {
 		c.fatalf("reader's live copy is %s (%v), want the final version %s", ih, err, rep.IH)
 	}
+}
+
+// crashCurrent is the version a database directory's state records as
+// installed, for error messages.
+func crashCurrent(dbDir string) string {
+	st, err := crashState(dbDir)
+	if err != nil {
+		return err.Error()
+	}
+	return st.Sync.Current.String()
 }
