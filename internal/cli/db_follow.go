@@ -50,7 +50,7 @@ func (c *followCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	st, err := b.Follow(ctx, args[0], watch)
 	if view != nil {
-		view.finish()
+		view.finish(st)
 	}
 	if err != nil {
 		return err

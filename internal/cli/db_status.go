@@ -59,13 +59,14 @@ func (c *statusCmd) run(ctx context.Context, e *env, args []string) error {
 }
 
 // watchStatus prints the status of ref whenever it changes, until ctx ends
-// (an interrupt: exit 0). The fetch's progress is a line of its own in
-// text, the status's "fetch" object in JSON.
+// (an interrupt: exit 0). In text, the status line is printed when it
+// changes and the fetch's progress as lines of its own; in JSON, the status
+// object (with its "fetch") whenever anything in it changed.
 func (c *statusCmd) watchStatus(ctx context.Context, e *env, b backend, ref string) error {
 	if _, ok := b.(*apiBackend); !ok {
 		return errors.New("status --watch needs a running daemon (dhtdb serve)")
 	}
-	var last []byte
+	var last, lastLine, lastFetch string
 	for {
 		st, err := b.Status(ctx, ref)
 		if err != nil {
@@ -74,16 +75,25 @@ func (c *statusCmd) watchStatus(ctx context.Context, e *env, b backend, ref stri
 			}
 			return err
 		}
-		if key, _ := json.Marshal(st); !bytes.Equal(key, last) {
-			last = key
-			err := c.f.out.print(e.stdout, st, func(w io.Writer) {
-				writeStatus(w, st)
-				if st.Fetch != nil {
-					fmt.Fprintln(w, fetchLine(*st.Fetch))
+		if c.f.out.json {
+			if key, _ := json.Marshal(st); string(key) != last {
+				last = string(key)
+				if err := c.f.out.print(e.stdout, st, nil); err != nil {
+					return err
 				}
-			})
-			if err != nil {
-				return err
+			}
+		} else {
+			var line bytes.Buffer
+			writeStatus(&line, st)
+			if line.String() != lastLine {
+				lastLine = line.String()
+				e.stdout.Write(line.Bytes())
+			}
+			if st.Fetch != nil {
+				if f := fetchLine(*st.Fetch); f != lastFetch {
+					lastFetch = f
+					fmt.Fprintln(e.stdout, f)
+				}
 			}
 		}
 		select {

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dhtdb/dhtdb/daemon"
 	"github.com/dhtdb/dhtdb/db"
@@ -125,4 +128,26 @@ func TestFollowWaitProgress(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || !strings.HasSuffix(r.stdout, "(in sync)\n") {
 		t.Fatalf("follow --wait when synced: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+
+	// status --watch prints the status again when a new version arrives,
+	// and stops cleanly on SIGINT.
+	var out syncBuffer
+	watch := exec.Command(dhtdbBinary(t), "status", "--data", r1, "--watch", st.Address)
+	watch.Stdout, watch.Stderr = &out, &out
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, &db.ExecResult{}, nil, "exec", "--data", wdir, "--json", "big", "UPDATE t SET body = randomblob(1000) WHERE id <= 500")
+	ok(t, &rep, nil, "publish", "--data", wdir, "--json", "big")
+	want := " seq 2 ih " + rep.IH.String() + " (in sync)\n"
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(out.String(), want) && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	watch.Process.Signal(os.Interrupt)
+	if err := watch.Wait(); err != nil || !strings.Contains(out.String(), want) ||
+		!strings.HasPrefix(out.String(), st.Address+" follower seq 1 ") {
+		t.Fatalf("status --watch: %v\n%s", err, out.String())
+	}
+	t.Logf("status --watch:\n%s", out.String())
 }

@@ -21,7 +21,8 @@ const plainEvery = time.Second
 // waits for its sync: a bar on a terminal, else plain or JSON lines.
 type progressView interface {
 	update(st daemon.Status)
-	finish()
+	// finish ends the view with the last status the command saw.
+	finish(st daemon.Status)
 }
 
 // newProgressView picks the view for w: JSON lines with --json, a bar when
@@ -83,13 +84,14 @@ func (v *lineView) update(st daemon.Status) {
 	fmt.Fprintln(v.w, fetchLine(*p))
 }
 
-func (v *lineView) finish() {}
+func (v *lineView) finish(daemon.Status) {}
 
 // barView draws a progress bar of the bytes of the running fetch.
 type barView struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
-	ih  string
+	w      io.Writer
+	bar    *progressbar.ProgressBar
+	ih     string
+	pieces int
 }
 
 func (v *barView) update(st daemon.Status) {
@@ -98,14 +100,15 @@ func (v *barView) update(st daemon.Status) {
 		return
 	}
 	if v.bar != nil && p.IH != v.ih {
-		v.finish()
+		v.end(false) // a newer version replaced it
 	}
 	if v.bar == nil {
-		v.ih = p.IH
+		v.ih, v.pieces = p.IH, p.PiecesTotal
 		v.bar = progressbar.NewOptions64(p.BytesTotal,
 			progressbar.OptionSetWriter(v.w),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionShowCount(),
 			progressbar.OptionUseIECUnits(true),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
@@ -116,13 +119,22 @@ func (v *barView) update(st daemon.Status) {
 	v.bar.Set64(p.BytesDone)
 }
 
-// finish completes the bar of the last fetch seen: the command waits until
-// it is installed.
-func (v *barView) finish() {
+// finish completes the bar when its version is the one installed, else
+// leaves it where the fetch was.
+func (v *barView) finish(st daemon.Status) {
+	v.end(synced(st) && st.Current == v.ih)
+}
+
+func (v *barView) end(installed bool) {
 	if v.bar == nil {
 		return
 	}
-	v.bar.Finish()
+	if installed {
+		v.bar.Describe(fmt.Sprintf("fetch %s %d/%d pieces, installed", short(v.ih), v.pieces, v.pieces))
+		v.bar.Finish()
+	} else {
+		v.bar.Exit()
+	}
 	fmt.Fprintln(v.w)
 	v.bar = nil
 }
