@@ -24,7 +24,9 @@ type localBackend struct {
 }
 
 func openLocal(e *env, dir string, nf netFlags) (*localBackend, error) {
-	store, err := db.Open(db.Config{Dir: dir})
+	// The journal is on as in the daemon: a write made while no daemon runs
+	// must be rebased like any other when another writer's version wins.
+	store, err := db.Open(db.Config{Dir: dir, Journal: true})
 	if err != nil {
 		return nil, err
 	}

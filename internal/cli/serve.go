@@ -11,6 +11,7 @@ import (
 	"github.com/dhtdb/dhtdb/daemon"
 	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/internal/bench"
+	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/syncer"
 )
 
@@ -26,6 +27,8 @@ type serveCmd struct {
 	debounce db.Debounce
 	// downRate, upRate: bytes per second of the torrent client; 0: unlimited.
 	downRate, upRate int64
+	// conflicts is the rule for two writers who changed the same row.
+	conflicts string
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
@@ -37,6 +40,7 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.sync.PollInterval, "poll", syncer.DefaultPollInterval, "mean time between two polls of a followed database's pointer")
 	fs.DurationVar(&c.debounce.Delay, "debounce", db.DefaultPublishDelay, "quiet time after a write before the automatic publish")
 	fs.DurationVar(&c.debounce.MaxDelay, "debounce-max", db.DefaultMaxPublishDelay, "longest a write waits for the automatic publish while writes keep coming")
+	fs.StringVar(&c.conflicts, "conflicts", string(journal.DefaultPolicy), "when two writers changed the same row: later-wins (the later write by timestamp) or reject (the rebased write is rejected and reported)")
 	fs.Func("download-rate", "limit the versions downloaded to this many bytes per second, e.g. 10MB (default: unlimited)", rateFlag(&c.downRate))
 	fs.Func("upload-rate", "limit the versions uploaded to this many bytes per second, e.g. 10MB (default: unlimited)", rateFlag(&c.upRate))
 }
@@ -63,6 +67,10 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return usagef("unexpected argument %q", args[0])
 	}
+	policy := journal.Policy(c.conflicts)
+	if policy != journal.PolicyLaterWins && policy != journal.PolicyReject {
+		return usagef("--conflicts must be %s or %s, not %q", journal.PolicyLaterWins, journal.PolicyReject, c.conflicts)
+	}
 	dir, err := c.data.path(e)
 	if err != nil {
 		return err
@@ -81,7 +89,7 @@ func (c *serveCmd) run(ctx context.Context, e *env, args []string) error {
 	}
 	d, err := daemon.Start(ctx, daemon.Config{
 		DataDir: dir, HTTPAddr: c.httpAddr, DHTAddr: c.net.listen, TorrentAddr: c.torrent,
-		DownloadRate: c.downRate, UploadRate: c.upRate,
+		DownloadRate: c.downRate, UploadRate: c.upRate, JournalPolicy: policy,
 		Bootstrap: bootstrap, Sync: c.sync, Debounce: c.debounce, Logger: c.net.logger(e),
 		// The daemon never prompts: encrypted key files need DHTDB_PASSPHRASE.
 		Passphrase: func() (string, error) {
