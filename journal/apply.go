@@ -17,6 +17,7 @@ type fix struct {
 	key   []any
 	cols  []int
 	vals  []any
+	del   bool // delete the row instead
 }
 
 // applyChangeset applies one changeset with the conflict rule.
@@ -24,14 +25,14 @@ type fix struct {
 // row had when the write was made: a column whose stamp in the base differs
 // was written concurrently, even if its value happens to be the one the
 // change replaced.
-func applyChangeset(c *sqlite.Conn, e Entry, data, olds []byte, reject bool) ([]Conflict, bool, error) {
+func applyChangeset(c *sqlite.Conn, e Entry, data []byte, olds *step, reject bool) ([]Conflict, bool, error) {
 	chs, err := parseChangeset(data)
 	if err != nil {
 		return nil, false, err
 	}
 	var seen []rowStamps
 	if olds != nil {
-		if seen, err = parseRowStamps(olds, len(chs)); err != nil {
+		if seen, err = parseRowStamps(olds.Data, len(chs), olds.Kind == stepSeen); err != nil {
 			return nil, false, err
 		}
 	}
@@ -78,6 +79,8 @@ func applyChangeset(c *sqlite.Conn, e Entry, data, olds []byte, reject bool) ([]
 	}
 	var fixes []fix
 	handled := map[string]bool{} // rows the conflict handler saw
+	deleted := map[string]bool{} // rows our delete removed over a conflict
+	revive := map[string]stamp{} // rows our insert made again over a concurrent delete: the death we had seen
 	taken := map[string][]int{}  // columns of those rows our change set
 	var herr error
 	handler := func(ct sqlite.ConflictType, it *sqlite.ChangesetIterator) sqlite.ConflictAction {
@@ -109,12 +112,32 @@ func applyChangeset(c *sqlite.Conn, e Entry, data, olds []byte, reject bool) ([]
 			}
 			return sqlite.ChangesetOmit
 		case sqlite.ChangesetData, sqlite.ChangesetConflict:
+			if ch.Op == opDelete && hasSeen && th.born != sn.born && th.born != (stamp{}) {
+				// Inserted again since we saw it: the later of the two wins.
+				if !later(ts, e.ID, th.born.TS, th.born.ID) {
+					add(KindDeleteInsert, DecisionTheirs, nil, th.born)
+					return sqlite.ChangesetOmit
+				}
+				add(KindDeleteInsert, DecisionOurs, nil, th.born)
+				if reject {
+					return sqlite.ChangesetOmit
+				}
+				deleted[k] = true
+				return sqlite.ChangesetReplace
+			}
 			if ch.Op == opDelete { // a delete wins over a concurrent update
 				add(KindDeleteUpdate, DecisionOurs, nil, th.row)
 				if reject {
 					return sqlite.ChangesetOmit
 				}
+				deleted[k] = true
 				return sqlite.ChangesetReplace
+			}
+			if ch.Op == opUpdate && hasSeen && th.dead != sn.dead {
+				// The row we changed was deleted (and inserted again) since:
+				// our update was to a row that is gone.
+				add(KindUpdateDelete, DecisionTheirs, nil, th.dead)
+				return sqlite.ChangesetOmit
 			}
 			// An update whose old values differ, or an insert of an existing
 			// key: column by column, a value only we changed is ours; one
@@ -196,6 +219,28 @@ func applyChangeset(c *sqlite.Conn, e Entry, data, olds []byte, reject bool) ([]
 			confs = append(confs, Conflict{Table: tb, Kind: KindSchema, Ours: e.ID, OursTime: e.Time, Decision: DecisionSkipped})
 		}
 	}
+	// Inserts SQLite applied because the key was free, where another writer
+	// deleted the row concurrently: the later of the two wins.
+	for k, ch := range byKey {
+		sn, hasSeen := seenOf[k]
+		if skip[ch.Table] || handled[k] || ch.Op != opInsert || !hasSeen {
+			continue
+		}
+		th := theirs[k]
+		if th.row == (stamp{}) || th.row == sn.row {
+			continue // no row before, or the deletion we had seen
+		}
+		cf := Conflict{Table: ch.Table, Key: ch.key(), Kind: KindInsertDelete, Ours: e.ID, OursTime: e.Time,
+			Decision: DecisionOurs, Theirs: th.row.ID, TheirsTime: time.Unix(0, th.row.TS).UTC()}
+		if !later(ts, e.ID, th.row.TS, th.row.ID) { // their delete stands
+			cf.Decision = DecisionTheirs
+			handled[k] = true
+			fixes = append(fixes, fix{table: ch.Table, key: ch.key(), del: true})
+		} else { // our row stands, as we made it: our later updates of it are not to a deleted row
+			revive[k] = sn.dead
+		}
+		confs = append(confs, cf)
+	}
 	// Updates SQLite applied because the values matched, on columns another
 	// writer set concurrently (to the very value this change replaced):
 	// the later write of the column wins here too.
@@ -206,6 +251,18 @@ func applyChangeset(c *sqlite.Conn, e Entry, data, olds []byte, reject bool) ([]
 		}
 		th := theirs[k]
 		f := fix{table: ch.Table, key: ch.key()}
+		if th.dead != sn.dead { // deleted and inserted again since: our update was to a row that is gone
+			for i := range ch.New {
+				if ch.New[i].Defined && !ch.PK[i] {
+					f.cols, f.vals = append(f.cols, i), append(f.vals, ch.Old[i].V)
+				}
+			}
+			confs = append(confs, Conflict{Table: ch.Table, Key: ch.key(), Kind: KindUpdateDelete, Ours: e.ID,
+				OursTime: e.Time, Decision: DecisionTheirs, Theirs: th.dead.ID, TheirsTime: time.Unix(0, th.dead.TS).UTC()})
+			handled[k] = true
+			fixes = append(fixes, f)
+			continue
+		}
 		var both, kept []string
 		var keep []int
 		var their stamp
@@ -264,8 +321,12 @@ func applyChangeset(c *sqlite.Conn, e Entry, data, olds []byte, reject bool) ([]
 		switch {
 		case !handled[k]: // applied as it was
 			stampChange(&rs, ch, ours)
-		case ch.Op == opDelete: // ours deleted it (or it was gone already)
-			rs.touch(ours)
+			if d, ok := revive[k]; ok {
+				rs.dead = d
+			}
+		case deleted[k]: // our delete won: the deletion is the row's last event
+			rs.row, rs.dead = ours, ours
+		case ch.Op == opDelete: // gone already, or their re-insert stands
 		default:
 			for _, i := range taken[k] {
 				rs.set(i, ours)
@@ -327,6 +388,9 @@ func runFix(c *sqlite.Conn, f fix, names []string, pk []bool) error {
 		}
 	}
 	q := "UPDATE " + quoteIdent(f.table) + " SET " + strings.Join(set, ", ") + " WHERE " + strings.Join(where, " AND ")
+	if f.del {
+		q = "DELETE FROM " + quoteIdent(f.table) + " WHERE " + strings.Join(where, " AND ")
+	}
 	return sqlitex.Execute(c, q, &sqlitex.ExecOptions{Args: args})
 }
 

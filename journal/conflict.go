@@ -12,6 +12,8 @@ const (
 	KindInsertInsert = "insert-insert" // both inserted a row with the same primary key
 	KindDeleteUpdate = "delete-update" // we deleted a row they changed
 	KindUpdateDelete = "update-delete" // we changed a row they deleted
+	KindDeleteInsert = "delete-insert" // we deleted a row they inserted again
+	KindInsertDelete = "insert-delete" // we inserted a key they deleted
 	KindConstraint   = "constraint"    // our change breaks a constraint of the base (UNIQUE, CHECK, NOT NULL)
 	KindForeignKey   = "foreign-key"   // our changes leave foreign keys dangling (only with foreign_keys on)
 	KindSchema       = "schema"        // a schema statement failed, or a table's shape differs

@@ -32,8 +32,8 @@
 //	                   Rebase never applies a write listed here twice; Confirm
 //	                   reads it to tell a writer its writes are published.
 //	_dhtdb_rows        (tbl, pk, writer, counter, ts, cols): the last write of
-//	                   each row and of each of its columns, for the later-wins
-//	                   rule.
+//	                   each row, of each of its columns, its insert and the
+//	                   last delete of its key, for the later-wins rule.
 //	_dhtdb_conflicts   every conflict decided by a rebase, so both writers
 //	                   (the rebasing one and the one whose row it met) learn
 //	                   of it through Confirm.
@@ -47,13 +47,15 @@
 // changed gets the value of the later write of that column by timestamp
 // (ties: the greater writer id, then counter) — _dhtdb_rows keeps a stamp
 // per column for this; an insert against an existing key is merged the same
-// way; a delete wins over a concurrent update (in either order); a change
-// that would break a UNIQUE/CHECK/NOT NULL constraint is skipped. For two
-// concurrent writers the result does not depend on who published first,
-// except when a delete races a re-insert of the same key. Each entry keeps,
-// after each changeset, the stamps its rows had when it was made (what the
-// writer had seen), so a column written concurrently is recognised even when
-// its value is the one the change replaced. PolicyReject
+// way; a delete wins over a concurrent update (in either order), and
+// against a concurrent re-insert of the key the later of the two wins; a
+// change that would break a UNIQUE/CHECK/NOT NULL constraint is skipped.
+// _dhtdb_rows keeps, per row, the stamps of its last write, of each column,
+// of the insert that made it and of the last delete of its key; each entry
+// keeps, after each changeset, the stamps its rows had when it was made
+// (what the writer had seen), so a concurrent write is recognised even when
+// it set the very value the change replaced. For two concurrent writers the
+// result does not depend on who published first. PolicyReject
 // applies no part of a write that has any conflict and marks it rejected.
 // Every conflict is returned as data (Conflict), logged and recorded.
 //

@@ -140,7 +140,7 @@ func markWrite(live *sqlite.Conn, e Entry) ([]step, error) {
 				return nil, fmt.Errorf("row stamp: %w", err)
 			}
 		}
-		out = append(out, step{Kind: stepStamps, Data: olds})
+		out = append(out, step{Kind: stepSeen, Data: olds})
 	}
 	return out, nil
 }

@@ -25,7 +25,7 @@ func TestExecRecordsEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 2 || len(es[0].steps) != 3 || es[0].steps[0].Kind != stepSQL || es[0].steps[1].Kind != stepChangeset || es[0].steps[2].Kind != stepStamps {
+	if len(es) != 2 || len(es[0].steps) != 3 || es[0].steps[0].Kind != stepSQL || es[0].steps[1].Kind != stepChangeset || es[0].steps[2].Kind != stepSeen {
 		t.Fatalf("entries: %+v", es)
 	}
 	chs, err := parseChangeset(es[1].steps[0].Data)

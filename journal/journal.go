@@ -124,7 +124,8 @@ const (
 const (
 	stepSQL       = 1 // a schema statement, replayed as text
 	stepChangeset = 2 // a session changeset
-	stepStamps    = 3 // the stamps the previous changeset's rows had before it (its view)
+	stepStamps    = 3 // the stamps the previous changeset's rows had before it (without birth stamps)
+	stepSeen      = 4 // the same with birth stamps (what Exec records now)
 )
 
 type step struct {

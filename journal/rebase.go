@@ -137,12 +137,12 @@ func (j *Journal) applyEntry(c *sqlite.Conn, e Entry) (confs []Conflict, rejecte
 		case stepSQL:
 			cs, rej, err = applySQL(c, e, string(s.Data))
 		case stepChangeset:
-			var olds []byte
-			if n+1 < len(e.steps) && e.steps[n+1].Kind == stepStamps {
-				olds = e.steps[n+1].Data
+			var seen *step
+			if n+1 < len(e.steps) && (e.steps[n+1].Kind == stepStamps || e.steps[n+1].Kind == stepSeen) {
+				seen = &e.steps[n+1]
 			}
-			cs, rej, err = applyChangeset(c, e, s.Data, olds, reject)
-		case stepStamps: // read with its changeset
+			cs, rej, err = applyChangeset(c, e, s.Data, seen, reject)
+		case stepStamps, stepSeen: // read with its changeset
 		default:
 			err = fmt.Errorf("unknown step kind %d", s.Kind)
 		}

@@ -88,6 +88,8 @@ func rowKey(table string, key []any) string { return table + "\x00" + string(enc
 type rowStamps struct {
 	row  stamp
 	cols []stamp
+	born stamp // the insert that made the row as it is (zero: unknown)
+	dead stamp // the last delete of the key (zero: none known)
 }
 
 // col is the stamp of column i (zero when unknown).
@@ -136,22 +138,31 @@ func decodeStamps(b []byte) []stamp {
 	return out
 }
 
-// appendRowStamps encodes rs: the row's stamp, the number of columns, the
-// column stamps.
+// appendRowStamps encodes rs: the row's stamp, its birth stamp, the number
+// of columns, the column stamps.
 func appendRowStamps(b []byte, rs rowStamps) []byte {
-	b = append(b, encodeStamps([]stamp{rs.row})...)
+	b = append(b, encodeStamps([]stamp{rs.row, rs.born, rs.dead})...)
 	b = binary.AppendUvarint(b, uint64(len(rs.cols)))
 	return append(b, encodeStamps(rs.cols)...)
 }
 
-// parseRowStamps decodes what appendRowStamps wrote, n rows.
-func parseRowStamps(b []byte, n int) ([]rowStamps, error) {
+// parseRowStamps decodes what appendRowStamps wrote, n rows (withBorn
+// false: the older form, without birth stamps).
+func parseRowStamps(b []byte, n int, withBorn bool) ([]rowStamps, error) {
 	out := make([]rowStamps, 0, n)
 	for range n {
 		if len(b) < 24 {
 			return nil, errors.New("journal: short row stamps")
 		}
 		rs := rowStamps{row: decodeStamps(b[:24])[0]}
+		if withBorn {
+			b = b[24:]
+			if len(b) < 48 {
+				return nil, errors.New("journal: short row stamps")
+			}
+			rs.born, rs.dead = decodeStamps(b[:24])[0], decodeStamps(b[24:48])[0]
+			b = b[24:]
+		}
 		nc, w := binary.Uvarint(b[24:])
 		if w <= 0 || nc > uint64(len(b)) || uint64(len(b)-24-w) < 24*nc {
 			return nil, errors.New("journal: bad row stamps")
@@ -171,7 +182,7 @@ func getRowStamps(c *sqlite.Conn, table string, key []any) (rowStamps, bool, err
 		Args: []any{table, encodeKey(key)}, ResultFunc: func(s *sqlite.Stmt) error {
 			copy(rs.row.ID.Writer[:], columnBytes(s, 0))
 			rs.row.ID.Counter, rs.row.TS, found = s.ColumnInt64(1), s.ColumnInt64(2), true
-			rs.cols = decodeStamps(columnBytes(s, 3))
+			rs.cols, rs.born, rs.dead = decodeColsBlob(columnBytes(s, 3))
 			return nil
 		}})
 	return rs, found, err
@@ -180,7 +191,23 @@ func getRowStamps(c *sqlite.Conn, table string, key []any) (rowStamps, bool, err
 func setRowStamps(c *sqlite.Conn, table string, key []any, rs rowStamps) error {
 	return sqlitex.Execute(c, "INSERT OR REPLACE INTO _dhtdb_rows(tbl, pk, writer, counter, ts, cols) VALUES(?, ?, ?, ?, ?, ?)",
 		&sqlitex.ExecOptions{Args: []any{table, encodeKey(key), rs.row.ID.Writer[:], rs.row.ID.Counter, rs.row.TS,
-			encodeStamps(rs.cols)}})
+			encodeColsBlob(rs)}})
+}
+
+// The cols column holds the birth and death stamps too: a tag byte, the
+// two stamps, then the column stamps (a blob of whole 24-byte stamps has
+// neither).
+const bornTag = 0xb1
+
+func encodeColsBlob(rs rowStamps) []byte {
+	return append(append([]byte{bornTag}, encodeStamps([]stamp{rs.born, rs.dead})...), encodeStamps(rs.cols)...)
+}
+
+func decodeColsBlob(b []byte) (cols []stamp, born, dead stamp) {
+	if len(b)%24 == 1 && len(b) >= 49 && b[0] == bornTag {
+		return decodeStamps(b[49:]), decodeStamps(b[1:25])[0], decodeStamps(b[25:49])[0]
+	}
+	return decodeStamps(b), stamp{}, stamp{}
 }
 
 // stampChange records the change ch, made by st, in rs: every column of an
@@ -188,7 +215,7 @@ func setRowStamps(c *sqlite.Conn, table string, key []any, rs rowStamps) error {
 func stampChange(rs *rowStamps, ch *change, st stamp) {
 	switch ch.Op {
 	case opInsert:
-		rs.cols = nil
+		rs.cols, rs.born = nil, st
 		for i := range ch.New {
 			rs.set(i, st)
 		}
@@ -198,6 +225,8 @@ func stampChange(rs *rowStamps, ch *change, st stamp) {
 				rs.set(i, st)
 			}
 		}
+	case opDelete:
+		rs.dead = st
 	}
 	rs.row = st
 }
