@@ -184,6 +184,18 @@ func (c *crashRun) setup() {
 	c.collect(c.wdb)
 	c.r = crashStartServe(t, "reader", rdir, boot)
 	ok(t, &st, nil, "follow", "--data", rdir, "--json", st.Magnet)
+	// A first kill during the reader's first poll, fetch or install: it
+	// has no local version yet.
+	d := c.sleep(300)
+	c.r.kill(t)
+	c.kills["reader/first-fetch"]++
+	c.checkDead(c.r)
+	if _, err := os.Stat(filepath.Join(c.rdb, "live.sqlite")); err == nil {
+		c.collect(c.rdb)
+		c.checkReaderLive()
+	}
+	c.logf("reader killed %v after it started following, during %s", d, strings.Join(c.readerTags(), ","))
+	c.r.start(t)
 	c.waitReader(rep.IH.String())
 	c.observeReader()
 }

@@ -71,6 +71,13 @@ func (c *crashRun) readerTags() []string {
 	}
 	st, err := crashState(c.rdb)
 	ih, herr := crashInfoHash(c.ctx, filepath.Join(c.rdb, "live.sqlite"), c.addr.Name)
+	if herr != nil && len(tags) == 0 && err == nil {
+		if st.Sync.Seq > 0 {
+			tags = append(tags, "first-fetch")
+		} else {
+			tags = append(tags, "first-poll")
+		}
+	}
 	if err == nil && herr == nil {
 		if seq, ok := c.published[ih]; ok && st.Sync.Seq > seq && !slices.Contains(tags, "fetch") {
 			tags = append(tags, "polled-not-installed")
