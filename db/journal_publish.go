@@ -242,6 +242,23 @@ func (d *DB) publishJournaled(ctx context.Context, key ed25519.PrivateKey) (Publ
 			rep.Published = append(rep.Published, crep.Published...)
 			rep.Rejected = append(rep.Rejected, crep.Rejected...)
 			rep.Conflicts = append(rep.Conflicts, crep.Conflicts...)
+		} else if pend, err := d.Journal().Pending(); err == nil && len(pend) > 0 {
+			// Nothing new to put, yet writes unconfirmed: a pending publish
+			// a crash interrupted was just finished (Retried), or an earlier
+			// read-back failed. Read the pointer back: if it is the version
+			// we hold, the journal learns what it contains; if another
+			// writer's version came meanwhile, we rebased onto it: publish.
+			cu, err := d.catchUp(ctx)
+			rep.Published = append(rep.Published, cu.Published...)
+			rep.Rejected = append(rep.Rejected, cu.Rejected...)
+			rep.Conflicts = append(rep.Conflicts, cu.Conflicts...)
+			if err != nil {
+				return rep, fmt.Errorf("publish %s: confirm seq %d: %w", d.addr, rep.Seq, err)
+			}
+			if cu.Rebased {
+				acc = rep
+				continue
+			}
 		}
 		if pend, err := d.Journal().Pending(); err == nil {
 			rep.Pending = len(pend)

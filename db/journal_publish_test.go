@@ -408,3 +408,27 @@ func TestJournaledRejectPolicy(t *testing.T) {
 		t.Fatalf("a's catch-up: %+v", cu.Conflicts)
 	}
 }
+
+// A publish a crash left pending (signed, not put) is finished by the next
+// publish, which then has nothing new to put: it still confirms the writes
+// the finished version holds.
+func TestJournaledFinishedPendingConfirms(t *testing.T) {
+	e := newTestEnv(t)
+	a := journaledWriter(t, e.dht, e.seeder, e.key, "")
+	mustExec(t, a, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	mustPublish(t, a, e.key)
+	mustExec(t, a, "INSERT INTO t VALUES(1)")
+	mustExec(t, a, "INSERT INTO t VALUES(2)")
+	e.dht.failNext = 1 // the put reaches no node: the signed publish stays pending
+	if _, err := a.Publish(context.Background(), e.key); err == nil {
+		t.Fatal("publish with the network down: no error")
+	}
+	if a.State().Pending == nil {
+		t.Fatal("no pending publish")
+	}
+	rep := mustPublish(t, a, e.key)
+	if rep.Retried != 2 || !rep.Unchanged || rep.Pending != 0 || len(rep.Published) != 2 {
+		t.Fatalf("publish after the failure: retried %d unchanged %v pending %d published %v",
+			rep.Retried, rep.Unchanged, rep.Pending, rep.Published)
+	}
+}
