@@ -122,3 +122,25 @@ func TestEndToEndOfflineWriter(t *testing.T) {
 		return r.count(addr, "SELECT COUNT(*) FROM log") == 40
 	})
 }
+
+// TestEndToEndOfflineProcess: the offline writer's daemon is stopped and
+// its 20 commits are made with `dhtdb exec` on its data directory (no
+// network) while the other writer publishes 20 versions; restarted, the
+// daemon catches up, rebases and publishes: all 40 are in everywhere.
+func TestEndToEndOfflineProcess(t *testing.T) {
+	ws, boot, addr := writersNet(t, 2)
+	a, b := ws[0], ws[1]
+	b.stop()
+	for i := range 20 {
+		run(t, "exec", "--data", b.dir, addr, "INSERT INTO log VALUES(1, ?, 'offline')", fmt.Sprint(i))
+		a.must("POST", apiDBPath(addr)+"/exec", map[string]any{"sql": "INSERT INTO log VALUES(0, ?, 'online')", "args": []any{i}}, nil)
+		a.must("POST", apiDBPath(addr)+"/publish", nil, nil)
+	}
+	b = startServeIn(t, b.dir, boot)
+	eventually(t, 3*time.Minute, "the restarted writer published its offline writes", func() bool {
+		return b.count(addr, "SELECT COUNT(*) FROM log") == 40 && b.status(addr).PendingWrites == 0
+	})
+	eventually(t, 3*time.Minute, "the other writer holds all 40", func() bool {
+		return a.count(addr, "SELECT COUNT(*) FROM log") == 40
+	})
+}
