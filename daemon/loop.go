@@ -466,10 +466,12 @@ func (l *loop) publish(ctx context.Context, key ed25519.PrivateKey) (db.PublishR
 		}
 	})
 	l.refreshPending()
-	if !rep.Unchanged {
+	// A publish that only finished one a failure or crash left pending is
+	// Unchanged but still put a new pointer (Retried).
+	if (!rep.Unchanged || rep.Retried > 0) && rep.Item != nil {
 		m.Publishes.Add(1)
 		m.PutStored.Add(int64(rep.Put.Stored))
-		l.log.Info("published", "seq", rep.Seq, "ih", rep.IH.String(), "stored", rep.Put.Stored)
+		l.log.Info("published", "seq", rep.Seq, "ih", rep.IH.String(), "stored", rep.Put.Stored, "retried", rep.Retried)
 		l.step(syncer.Published{Seq: rep.Seq, Pointer: rep.Pointer, Item: rep.Item})
 	}
 	return rep, nil

@@ -391,3 +391,31 @@ func TestPendingPublishFinishedAfterRestart(t *testing.T) {
 		return err == nil && it.Seq == 1 && d2.State().Pending == nil
 	})
 }
+
+// TestFinishedPendingPublishUpdatesStatus: a publish that only finishes the
+// one a failure left pending (nothing new to publish) still moves the
+// status to the new seq.
+func TestFinishedPendingPublishUpdatesStatus(t *testing.T) {
+	n := newTestNet(t)
+	w := n.start(t, "", syncer.Config{PollInterval: time.Hour, NoJitter: true})
+	a, d := w.create(t, n.key, "fp")
+	exec(t, d, "CREATE TABLE t(x)")
+	n.dht.mu.Lock()
+	saved := n.dht.nodes
+	n.dht.nodes = nil
+	n.dht.mu.Unlock()
+	if _, err := w.runner.Publish(context.Background(), a, n.key); err == nil {
+		t.Fatal("publish succeeded with no DHT node")
+	}
+	n.dht.mu.Lock()
+	n.dht.nodes = saved
+	n.dht.mu.Unlock()
+	rep, err := w.runner.Publish(context.Background(), a, n.key)
+	if err != nil || rep.Retried != 1 || !rep.Unchanged {
+		t.Fatalf("second publish %+v %v, want the pending seq 1 finished, nothing new", rep, err)
+	}
+	st, _ := w.runner.Status(a)
+	if st.Seq != 1 || st.Current != rep.IH.String() {
+		t.Errorf("status after the finished publish: %+v, want seq 1 at %s", st, rep.IH)
+	}
+}
