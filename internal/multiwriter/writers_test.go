@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,5 +143,34 @@ func TestEndToEndOfflineProcess(t *testing.T) {
 	})
 	eventually(t, 3*time.Minute, "the other writer holds all 40", func() bool {
 		return a.count(addr, "SELECT COUNT(*) FROM log") == 40
+	})
+}
+
+// TestEndToEndRejectPolicy: with `serve --conflicts reject`, the write
+// rebased onto the other one (whoever lost the race) is rejected, both
+// writers report it, and both end with the same value, the winner's.
+func TestEndToEndRejectPolicy(t *testing.T) {
+	reject := []string{"--conflicts", "reject"}
+	ws, _, addr := writersNet(t, 2, reject, reject)
+	a, b := ws[0], ws[1]
+	a.must("POST", apiDBPath(addr)+"/exec", map[string]any{"sql": "INSERT INTO log VALUES(0, 0, 'orig')"}, nil)
+	a.must("POST", apiDBPath(addr)+"/publish", nil, nil)
+	eventually(t, 2*time.Minute, "b has the row", func() bool { return b.count(addr, "SELECT COUNT(*) FROM log") == 1 })
+	a.must("POST", apiDBPath(addr)+"/exec", map[string]any{"sql": "UPDATE log SET v = 'a' WHERE w = 0"}, nil)
+	b.must("POST", apiDBPath(addr)+"/exec", map[string]any{"sql": "UPDATE log SET v = 'b' WHERE w = 0"}, nil)
+	for i, w := range ws {
+		eventually(t, 3*time.Minute, fmt.Sprintf("writer %d reports the rejection (%+v)", i, w.status(addr)), func() bool {
+			for _, c := range w.status(addr).LastConflicts {
+				if strings.Contains(string(c), `"decision":"rejected"`) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	eventually(t, 3*time.Minute, "both writers hold the same one value", func() bool {
+		na, nb := a.count(addr, "SELECT COUNT(*) FROM log WHERE v = 'a'"), b.count(addr, "SELECT COUNT(*) FROM log WHERE v = 'a'")
+		ma, mb := a.count(addr, "SELECT COUNT(*) FROM log WHERE v = 'b'"), b.count(addr, "SELECT COUNT(*) FROM log WHERE v = 'b'")
+		return na == nb && ma == mb && na+ma == 1
 	})
 }
