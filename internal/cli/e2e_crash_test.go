@@ -53,7 +53,6 @@ func TestCrashKill(t *testing.T) {
 		rng:   rand.New(rand.NewPCG(uint64(seed), 0x5eed)),
 		acked: map[int64]bool{}, origin: map[int64]string{}, published: map[syncer.Hash]int64{},
 		kills: map[string]int{}, hits: map[string]int{}}
-	c.offline = os.Getenv("DHTDB_CRASH_OFFLINE") != ""
 	start := time.Now()
 	c.setup()
 	// Half the kills hit the writer, half the reader, in a random order.
@@ -112,7 +111,6 @@ type crashRun struct {
 	wdb  string // the writer's and the reader's database directories
 	rdb  string
 
-	offline  bool // writes while the writer daemon is down (DHTDB_CRASH_OFFLINE)
 	round    int
 	last     string          // what the round did, for its log line
 	oldTemps map[string]bool // temporary files there before the round
@@ -406,9 +404,7 @@ func (c *crashRun) killWriter() {
 	c.collect(c.wdb)
 	// After a kill during a put (the riskiest restart: the DHT may hold
 	// a version the writer did not record), always; else one time in four.
-	// (Off by default until the CLI's local backend journals its writes:
-	// see REQUESTS.md "to CLI from CRASH"; DHTDB_CRASH_OFFLINE=1 runs it.)
-	if c.offline && (slices.Contains(tags, "put") || c.rng.IntN(4) == 0) {
+	if slices.Contains(tags, "put") || c.rng.IntN(4) == 0 {
 		// A user's script goes on writing while the daemon is down:
 		// `dhtdb exec` finds daemon.json stale and writes the data
 		// directory itself. Those writes are acknowledged too.
