@@ -246,12 +246,6 @@ func (l *loop) catchUp() {
 	l.catching = true
 	l.async(func() func() {
 		rep, err := l.d.CatchUp(l.ctx)
-		var pending int
-		if j := l.d.Journal(); j != nil {
-			if p, perr := j.Pending(); perr == nil {
-				pending = len(p)
-			}
-		}
 		return func() {
 			l.catching = false
 			l.behind = err != nil
@@ -261,7 +255,6 @@ func (l *loop) catchUp() {
 			st := l.d.State()
 			l.setStatus(func(s *Status) {
 				s.fromState(st.Sync)
-				s.PendingWrites = pending
 				if err != nil {
 					s.PublishErr = err.Error()
 				}
@@ -269,7 +262,9 @@ func (l *loop) catchUp() {
 					s.LastConflicts = rep.Conflicts
 				}
 			})
-			if pending > 0 {
+			// Counted now, not when CatchUp returned: a publish may have
+			// run in between.
+			if l.refreshPending() > 0 {
 				l.deb.Wrote(l.r.cfg.Clock.Now())
 			}
 		}
@@ -491,13 +486,18 @@ func (l *loop) autoPublish() {
 }
 
 // refreshPending updates the status's count of journaled writes not yet
-// published.
-func (l *loop) refreshPending() {
-	if j := l.d.Journal(); j != nil {
-		if p, err := j.Pending(); err == nil {
-			l.setStatus(func(s *Status) { s.PendingWrites = len(p) })
-		}
+// published, and returns it.
+func (l *loop) refreshPending() int {
+	j := l.d.Journal()
+	if j == nil {
+		return 0
 	}
+	p, err := j.Pending()
+	if err != nil {
+		return 0
+	}
+	l.setStatus(func(s *Status) { s.PendingWrites = len(p) })
+	return len(p)
 }
 
 func errString(err error) string {
