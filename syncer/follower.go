@@ -13,6 +13,7 @@ type Follower struct {
 
 	started  bool      // the first Tick has run (restart re-put, first poll)
 	polling  bool      // a Poll is out, its answer not yet in
+	pollMin  int64     // the MinSeq of the Poll out
 	nextPoll time.Time // when the next Poll is due (zero: at once)
 	putting  bool      // a Put is out
 	lastPut  time.Time // when the held item was last put (zero: never)
@@ -64,7 +65,7 @@ func (f *Follower) Tick(now time.Time) []Action {
 		f.maybePut(&out, now, true)
 	}
 	if !f.polling && !now.Before(f.nextPoll) {
-		f.polling = true
+		f.polling, f.pollMin = true, f.st.Seq
 		out.add(Poll{MinSeq: f.st.Seq})
 	}
 	if f.st.Item != nil && !now.Before(f.lastPut.Add(f.cfg.KeepAliveInterval)) {
@@ -165,9 +166,12 @@ func (f *Follower) pollAnswered(now time.Time) {
 func (f *Follower) onPollResult(out *actions, now time.Time, ev PollResult) {
 	switch {
 	case ev.Seq < f.st.Seq:
-		// An older signed item: a replay, or nodes that lost ours. Refuse
-		// it and put ours back.
-		out.add(Notice{Kind: NoticeReplay, Seq: ev.Seq})
+		// An older signed item: refused, and ours is put back. It is a
+		// replay when older than the poll asked for; otherwise a newer
+		// pointer came in (a local publish) while the poll was out.
+		if ev.Seq < f.pollMin {
+			out.add(Notice{Kind: NoticeReplay, Seq: ev.Seq})
+		}
 		f.maybePut(out, now, true)
 	case ev.Seq == f.st.Seq && f.st.Item != nil:
 		f.maybePut(out, now, ev.Found < f.cfg.MinFound)
