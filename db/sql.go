@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/dhtdb/dhtdb/internal/sqlarg"
+
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -172,7 +174,7 @@ func forEachStatement(c *sqlite.Conn, sql string, args []any, f func(*sqlite.Stm
 		if stmt == nil { // only a comment or ';'
 			continue
 		}
-		err = bind(stmt, &args)
+		err = sqlarg.Bind(stmt, &args)
 		if err == nil {
 			err = f(stmt)
 		}
@@ -186,34 +188,5 @@ func forEachStatement(c *sqlite.Conn, sql string, args []any, f func(*sqlite.Stm
 	if len(args) > 0 {
 		return fmt.Errorf("%d arguments left over", len(args))
 	}
-	return nil
-}
-
-func bind(stmt *sqlite.Stmt, args *[]any) error {
-	n := stmt.BindParamCount()
-	if n > len(*args) {
-		return fmt.Errorf("statement takes %d arguments, %d left", n, len(*args))
-	}
-	for i := 1; i <= n; i++ {
-		switch v := (*args)[i-1].(type) {
-		case nil:
-			stmt.BindNull(i)
-		case int:
-			stmt.BindInt64(i, int64(v))
-		case int64:
-			stmt.BindInt64(i, v)
-		case float64:
-			stmt.BindFloat(i, v)
-		case bool:
-			stmt.BindBool(i, v)
-		case string:
-			stmt.BindText(i, v)
-		case []byte:
-			stmt.BindBytes(i, v)
-		default:
-			return fmt.Errorf("argument %d: unsupported type %T", i, v)
-		}
-	}
-	*args = (*args)[n:]
 	return nil
 }

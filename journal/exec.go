@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/dhtdb/dhtdb/internal/sqlarg"
+
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -255,7 +257,7 @@ func (j *Journal) runStmt(live *sqlite.Conn, stmt *sqlite.Stmt, text string, au 
 			return err
 		}
 	}
-	if err := bind(stmt, args); err != nil {
+	if err := sqlarg.Bind(stmt, args); err != nil {
 		return err
 	}
 	if err := stepAll(stmt); err != nil {
@@ -272,35 +274,6 @@ func stepAll(stmt *sqlite.Stmt) error {
 			return err
 		}
 	}
-}
-
-func bind(stmt *sqlite.Stmt, args *[]any) error {
-	n := stmt.BindParamCount()
-	if n > len(*args) {
-		return fmt.Errorf("statement takes %d arguments, %d left", n, len(*args))
-	}
-	for i := 1; i <= n; i++ {
-		switch v := (*args)[i-1].(type) {
-		case nil:
-			stmt.BindNull(i)
-		case int:
-			stmt.BindInt64(i, int64(v))
-		case int64:
-			stmt.BindInt64(i, v)
-		case float64:
-			stmt.BindFloat(i, v)
-		case bool:
-			stmt.BindBool(i, v)
-		case string:
-			stmt.BindText(i, v)
-		case []byte:
-			stmt.BindBytes(i, v)
-		default:
-			return fmt.Errorf("argument %d: unsupported type %T", i, v)
-		}
-	}
-	*args = (*args)[n:]
-	return nil
 }
 
 // authorizer classifies each user statement while it is prepared: schema
