@@ -15,49 +15,26 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dhtdb/dhtdb/internal/proctest"
 )
 
 // The end-to-end tests build the real binary and run it as a user would,
 // against a `dhtdb testnet` process on loopback.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
-)
+// bin is the dhtdb binary the tests run.
+var bin proctest.Builder
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	bin.Cleanup()
 	os.Exit(code)
 }
 
 // dhtdbBinary builds cmd/dhtdb once (CGO_ENABLED=0) and returns its path.
 func dhtdbBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "dhtdb-e2e-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "dhtdb")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/dhtdb/dhtdb/cmd/dhtdb")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = err
-			binPath = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build dhtdb: %v\n%s", buildErr, binPath)
-	}
-	return binPath
+	return bin.Binary(t)
 }
 
 type cliResult struct {

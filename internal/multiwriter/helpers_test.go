@@ -17,45 +17,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dhtdb/dhtdb/internal/proctest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
-)
+// bin is the dhtdb binary the tests run.
+var bin proctest.Builder
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	bin.Cleanup()
 	os.Exit(code)
 }
 
 // dhtdbBinary builds cmd/dhtdb once (CGO_ENABLED=0) and returns its path.
 func dhtdbBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "dhtdb-multiwriter-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "dhtdb")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/dhtdb/dhtdb/cmd/dhtdb")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%w: %s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build dhtdb: %v", buildErr)
-	}
-	return binPath
+	return bin.Binary(t)
 }
 
 // run runs the binary to completion and returns its stdout; it fails the
