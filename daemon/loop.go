@@ -281,7 +281,9 @@ func (l *loop) pollResult(it bep44.Item, found int) syncer.Event {
 	}
 	if len(it.V) == 0 {
 		if it.Seq < held.Seq {
-			return syncer.PollResult{Seq: it.Seq, Found: found} // an older seq: refused as a replay
+			// Only a claim of the poll's MinSeq, older than ours since a
+			// local publish: no signed item, so no replay; ours is put back.
+			return syncer.PollResult{Seq: it.Seq, Found: found}
 		}
 		return syncer.PollFailed{Err: fmt.Errorf("pointer seq %d without a value", it.Seq)}
 	}

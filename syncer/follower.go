@@ -166,10 +166,12 @@ func (f *Follower) pollAnswered(now time.Time) {
 func (f *Follower) onPollResult(out *actions, now time.Time, ev PollResult) {
 	switch {
 	case ev.Seq < f.st.Seq:
-		// An older signed item: refused, and ours is put back. It is a
-		// replay when older than the poll asked for; otherwise a newer
-		// pointer came in (a local publish) while the poll was out.
-		if ev.Seq < f.pollMin {
+		// An older seq: refused, and ours is put back. It is a replay only
+		// when it is a signed item older than the poll asked for; an answer
+		// at the poll's MinSeq means a newer pointer came in (a local
+		// publish) while the poll was out, and a seq without an item is
+		// only a stale node's claim.
+		if ev.Seq < f.pollMin && len(ev.Item) > 0 {
 			out.add(Notice{Kind: NoticeReplay, Seq: ev.Seq})
 		}
 		f.maybePut(out, now, true)

@@ -105,8 +105,11 @@ func (e *scriptEnv) run(line string) ([]string, error) {
 		seq, _ := strconv.ParseInt(args["seq"], 10, 64)
 		found, _ := strconv.Atoi(args["found"])
 		item := []byte(args["item"])
-		if len(item) == 0 {
+		switch args["item"] {
+		case "":
 			item = []byte("item" + args["seq"])
+		case "none": // a seq without a value
+			item = nil
 		}
 		acts = e.f.Step(e.now, PollResult{Seq: seq, Pointer: pointerArgs(args), Item: item, Found: found})
 	case "published":

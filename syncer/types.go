@@ -42,6 +42,9 @@ type Persisted struct {
 type Event interface{ event() }
 
 // PollResult: a get found a verified item with seq >= the poll's MinSeq.
+// Item may be nil only for a seq lower than the held one (nodes that answered
+// with that seq but no value): it is refused like any older seq, never
+// reported as a replay.
 type PollResult struct {
 	Seq     int64
 	Pointer Pointer
