@@ -2,44 +2,14 @@ package swarm
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/dhtdb/dhtdb/dht"
+	"github.com/dhtdb/dhtdb/internal/dhttest"
 	"github.com/dhtdb/dhtdb/snapshot"
 	"github.com/dhtdb/dhtdb/snapshot/versions"
 )
-
-// startDHT starts count dht nodes on 127.0.0.1 joined through the first.
-func startDHT(t *testing.T, count int) []*dht.Node {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var nodes []*dht.Node
-	for i := range count {
-		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := dht.Config{Conn: conn, QueryTimeout: 3 * time.Second}
-		if i > 0 {
-			cfg.Bootstrap = []string{nodes[0].Addr().String()}
-		}
-		n, err := dht.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		if i > 0 {
-			if err := n.Bootstrap(ctx); err != nil {
-				t.Fatalf("bootstrap: %v", err)
-			}
-		}
-		nodes = append(nodes, n)
-	}
-	return nodes
-}
 
 // Issue 3's "done": one node snapshots a changing database into its
 // versions store and seeds what the store keeps; the other fetches version
@@ -47,7 +17,7 @@ func startDHT(t *testing.T, count int) []*dht.Node {
 // receiving only the changed pieces, each copy complete and checked, and
 // seeds the last five versions in turn.
 func TestFollowVersionsThroughDHT(t *testing.T) {
-	nodes := startDHT(t, 8)
+	nodes := dhttest.Loopback(t, 8)
 	newSwarm := func(n *dht.Node) *Swarm {
 		s, err := New(Config{ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), DHT: n,
 			DHTRetry: 100 * time.Millisecond, ProgressInterval: 50 * time.Millisecond})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtdb/dhtdb/internal/dhttest"
 	"github.com/dhtdb/dhtdb/internal/ltpeer"
 	"github.com/dhtdb/dhtdb/snapshot"
 )
@@ -88,7 +89,7 @@ func TestInteropWeFetchFromLibtorrent(t *testing.T) {
 // libtorrent announces its seed into our DHT, and we find it there: the
 // fetch is given no peer, only the infohash.
 func TestInteropFetchFromLibtorrentThroughOurDHT(t *testing.T) {
-	nodes := startDHT(t, 6)
+	nodes := dhttest.Loopback(t, 6)
 	dir := t.TempDir()
 	v := snap(t, makeDB(t, dir, 2000, 200), filepath.Join(dir, "v.db"), "data.db")
 	ltDir := t.TempDir()
@@ -140,7 +141,7 @@ func TestInteropFetchFromLibtorrentThroughOurDHT(t *testing.T) {
 // libtorrent, whose only DHT contacts are our nodes, finds our seeder by
 // infohash alone (our swarm announced it through our DHT) and downloads.
 func TestInteropLibtorrentFindsOurSeedThroughOurDHT(t *testing.T) {
-	nodes := startDHT(t, 6)
+	nodes := dhttest.Loopback(t, 6)
 	dir := t.TempDir()
 	v := snap(t, makeDB(t, dir, 2000, 200), filepath.Join(dir, "v.db"), "data.db")
 	sw, err := New(Config{ListenAddr: "127.0.0.1:0", DataDir: t.TempDir(), DHT: nodes[5]})

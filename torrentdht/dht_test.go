@@ -1,50 +1,19 @@
 package torrentdht
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/dhtdb/dhtdb/dht"
+	"github.com/dhtdb/dhtdb/internal/dhttest"
 )
-
-// startDHT starts count dht nodes on 127.0.0.1 joined through the first.
-func startDHT(t *testing.T, count int) []*dht.Node {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var nodes []*dht.Node
-	for i := range count {
-		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := dht.Config{Conn: conn, QueryTimeout: 3 * time.Second}
-		if i > 0 {
-			cfg.Bootstrap = []string{nodes[0].Addr().String()}
-		}
-		n, err := dht.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { n.Close() })
-		if i > 0 {
-			if err := n.Bootstrap(ctx); err != nil {
-				t.Fatalf("bootstrap: %v", err)
-			}
-		}
-		nodes = append(nodes, n)
-	}
-	return nodes
-}
 
 // Issue 2, item 6: two anacrolix torrent clients whose only peer source is
 // our DHT node (NoDHT, no trackers, no PEX, no peers added; TCP on
 // loopback) complete a download: the seeder announces through its node,
 // the leecher finds it with get_peers and gets the metadata by BEP 9.
 func TestClientsFindEachOtherThroughOurDHT(t *testing.T) {
-	nodes := startDHT(t, 10)
+	nodes := dhttest.Loopback(t, 10)
 	newSrv := func(n *dht.Node) *Server {
 		srv, err := New(Config{Node: n, Retry: 200 * time.Millisecond})
 		if err != nil {
