@@ -11,7 +11,7 @@ import (
 
 	"github.com/dhtdb/dhtdb/bep44"
 	"github.com/dhtdb/dhtdb/db"
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/record"
 	"github.com/dhtdb/dhtdb/syncer"
 )

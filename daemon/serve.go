@@ -15,7 +15,7 @@ import (
 
 	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/dht"
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/keyfile"
 	"github.com/dhtdb/dhtdb/swarm"

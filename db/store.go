@@ -13,7 +13,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/record"
 	"github.com/dhtdb/dhtdb/snapshot"

@@ -11,7 +11,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 )
 
 // Defaults of Config.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/dhtdb/dhtdb/bep44"
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/krpc"
 )
 

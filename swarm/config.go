@@ -7,7 +7,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/torrentdht"
 )
 

@@ -6,7 +6,7 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 )
 
 // Phase is the stage a fetch is in.

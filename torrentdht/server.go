@@ -16,7 +16,7 @@ import (
 	"github.com/anacrolix/torrent"
 
 	"github.com/dhtdb/dhtdb/dht"
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 )
 
 // Node is what the adapter needs from a DHT node. *dht.Node implements it.

@@ -15,7 +15,7 @@ import (
 	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/torrent"
 
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 )
 
 func TestConfigRejectsMissingNode(t *testing.T) {

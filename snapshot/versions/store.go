@@ -14,7 +14,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/snapshot"
 )
 

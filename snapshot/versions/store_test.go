@@ -13,7 +13,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 
-	"github.com/dhtdb/dhtdb/internal/clock"
+	"github.com/dhtdb/dhtdb/clock"
 )
 
 // newFile writes a distinct file for version n beside the store and
