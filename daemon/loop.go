@@ -420,7 +420,7 @@ func (l *loop) notice(n syncer.Notice) {
 }
 
 // followMoved starts following the database under the owner's new key
-// (DESIGN §3: readers follow `next`). The old one keeps running: its
+// (PROTOCOL.md §3: readers follow `next`). The old one keeps running: its
 // versions stay available.
 func (l *loop) followMoved(key []byte) {
 	if l.owner {

@@ -2,7 +2,7 @@
 // mutable item that names the database's current snapshot, and the addresses
 // that name a database.
 //
-// The pointer is a bencoded dictionary of at most 1000 bytes (DESIGN.md §3):
+// The pointer is a bencoded dictionary of at most 1000 bytes (docs/PROTOCOL.md §3):
 //
 //	ih    20-byte string     infohash of the current snapshot (the BEP 46 key)
 //	prev  list, ≤ 4 × 20 B   earlier snapshots, newest first

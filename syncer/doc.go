@@ -15,7 +15,7 @@
 // signed item, decodes its record into a Pointer, and hands the signed item's
 // bytes over as an opaque value that comes back unchanged in Put actions.
 //
-// Rules the Follower enforces (DESIGN.md §3, §5, §6):
+// Rules the Follower enforces (docs/PROTOCOL.md §3, §5, §6):
 //   - a pointer with a seq lower than the highest seen is refused (replay), and
 //     the held, newer item is re-put so the storing nodes learn it again;
 //   - the local version only moves forward: an infohash older than the current

@@ -10,7 +10,7 @@ type Hash [20]byte
 
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
-// MaxPrev is how many earlier versions a pointer names (DESIGN.md §3).
+// MaxPrev is how many earlier versions a pointer names (docs/PROTOCOL.md §3).
 const MaxPrev = 4
 
 // Pointer is the part of a decoded pointer record the sync engine acts on.

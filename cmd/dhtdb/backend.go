@@ -20,7 +20,7 @@ import (
 
 // backend is where the database commands act: the API of a daemon running
 // on the data directory, or the data directory itself when none runs
-// (DESIGN.md §9). Errors are ready for the one-line error output.
+// (docs/PROTOCOL.md §9). Errors are ready for the one-line error output.
 type backend interface {
 	Create(ctx context.Context, name, keyFile string) (daemon.Status, error)
 	// Follow records the database; with watch set it also waits until the

@@ -13,7 +13,7 @@ import (
 	"github.com/dhtdb/dhtdb/dht"
 )
 
-// defaultBootstrap are the public Mainline routers (DESIGN.md §9): the
+// defaultBootstrap are the public Mainline routers (docs/PROTOCOL.md §9): the
 // default of a user's own commands only. Tests, testnet and demo never use it.
 const defaultBootstrap = "router.bittorrent.com:6881,dht.transmissionbt.com:6881,router.utorrent.com:6881,dht.libtorrent.org:25401"
 
