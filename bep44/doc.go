@@ -11,6 +11,6 @@
 //
 // The package is ours rather than anacrolix/dht's bep44 because that one's
 // types decode `v` into Go values and re-encode them for hashing, and the node
-// around it (see package dht) has the defects listed in issue 2. The BEP's own
+// around it (see package dht) decides what to store and serve. The BEP's own
 // test vectors are in testdata/vectors.txt.
 package bep44

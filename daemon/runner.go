@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/dhtdb/dhtdb/bep44"
-	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/clock"
+	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/record"
 	"github.com/dhtdb/dhtdb/syncer"
 )

@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/db"
 	"github.com/dhtdb/dhtdb/dht"
-	"github.com/dhtdb/dhtdb/clock"
 	"github.com/dhtdb/dhtdb/journal"
 	"github.com/dhtdb/dhtdb/keyfile"
 	"github.com/dhtdb/dhtdb/swarm"
@@ -63,7 +63,7 @@ type Config struct {
 	Debounce db.Debounce
 	// NoJournal turns off the write journal of owned databases
 	// (db.Config.Journal), which is on by default: with it, tables need a
-	// PRIMARY KEY, and writers sharing a key lose no write (issue 5).
+	// PRIMARY KEY, and writers sharing a key lose no write.
 	// JournalPolicy is its same-row conflict rule.
 	NoJournal     bool
 	JournalPolicy journal.Policy

@@ -43,7 +43,7 @@ type Config struct {
 	// make Publish fail with ErrOffline (local commands work without).
 	Publish PublishConfig
 	// Journal records every Exec of an owned database in a durable journal
-	// of changesets (package journal, issue 5: several writers, nothing
+	// of changesets (package journal: several writers, nothing
 	// lost). Tables then need a PRIMARY KEY. Off: Exec writes directly.
 	Journal bool
 	// JournalPolicy is the same-row conflict rule of the journal's rebase.

@@ -8,7 +8,7 @@
 // clock.Clock and randomness from an injected source, so token rotation,
 // expiry and timeouts run the same under a fake clock in tests.
 //
-// The node side (this engineer's files) is:
+// The node side is:
 //   - transport.go, tx.go: the read loop, transaction ids, the hard query
 //     timeout, and the primitive query(ctx, addr, method, args) every
 //     client operation is built on;

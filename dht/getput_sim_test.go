@@ -261,7 +261,7 @@ func TestSimnetGetPut(t *testing.T) {
 	}
 }
 
-// BenchmarkSimnetGetPut prints the figures of the issue's scenario on a
+// BenchmarkSimnetGetPut prints the figures of the default DHT benchmark scenario on a
 // smaller network (the full one is `dhtdb bench dht`).
 func BenchmarkSimnetGetPut(b *testing.B) {
 	for range b.N {

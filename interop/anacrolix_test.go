@@ -2,7 +2,7 @@ package interop
 
 // Tests against anacrolix/dht v2.24.0, in process on real loopback UDP.
 //
-// Its known bugs (issue 2), and what these tests do about each:
+// Its known bugs, and what these tests do about each:
 //   - one SendLimiter shared by every server in the process: startAnacrolix
 //     gives each server its own, unlimited one;
 //   - it refuses an immutable put without seq (error 203, "expected seq

@@ -15,8 +15,8 @@ import (
 	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/torrent"
 
-	"github.com/dhtdb/dhtdb/dht"
 	"github.com/dhtdb/dhtdb/clock"
+	"github.com/dhtdb/dhtdb/dht"
 )
 
 // Node is what the adapter needs from a DHT node. *dht.Node implements it.

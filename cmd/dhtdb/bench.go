@@ -9,8 +9,8 @@ import (
 	"github.com/dhtdb/dhtdb/internal/bench"
 )
 
-// benchDHTCmd: dhtdb bench dht [--nodes N] [--json]. The figures of issue 2
-// on the simulated network, ours and anacrolix/dht side by side.
+// benchDHTCmd: dhtdb bench dht [--nodes N] [--json]. Lookup latency and
+// storage figures on the simulated network, ours and anacrolix/dht side by side.
 type benchDHTCmd struct {
 	out   output
 	cfg   bench.DHTConfig

@@ -20,8 +20,8 @@ import (
 	"github.com/dhtdb/dhtdb/syncer"
 )
 
-// TestCrashKill is issue 5's "50 SIGKILLs of writers and readers at random
-// points": a testnet, a writer and a reader `dhtdb serve` process. Each
+// TestCrashKill sends 50 SIGKILLs to writers and readers at random
+// points: a testnet, a writer and a reader `dhtdb serve` process. Each
 // round the writer gets writes (API and `dhtdb exec`; a write whose command
 // succeeded is acknowledged) and publishes (explicit and automatic after the
 // debounce) while the reader follows; then the writer or the reader is

@@ -10,7 +10,7 @@
 // because that one owns its goroutines and timing, has no notion of a slow
 // (stalled) node that should widen the search without being forgotten, and
 // its getput waits for the whole traversal to run dry: the latency and
-// store-on-the-closest figures of issue 2 come from exactly these rules.
+// store-on-the-closest figures of `dhtdb bench dht` come from exactly these rules.
 //
 // # Use
 //

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Defaults of the DHT benchmark: the scenario of issue 2.
+// Defaults of the DHT benchmark: 2,000 simulated nodes with injected latency and loss.
 const (
 	DefaultDHTNodes       = 2000
 	DefaultDHTSeed        = 1
@@ -47,7 +47,7 @@ type DHTConfig struct {
 	Impls []string
 }
 
-// DefaultDHTConfig returns the scenario of issue 2: 2000 nodes, RTT 40-300 ms,
+// DefaultDHTConfig returns the default scenario: 2000 nodes, RTT 40-300 ms,
 // 1% loss, 20% silent, 100 puts then 100 gets, seed 1.
 func DefaultDHTConfig() DHTConfig {
 	return DHTConfig{

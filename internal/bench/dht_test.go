@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// smallDHTConfig is the issue's scenario on a network small enough for a test.
+// smallDHTConfig is the default scenario on a network small enough for a test.
 func smallDHTConfig(impls ...string) DHTConfig {
 	cfg := DefaultDHTConfig()
 	cfg.Nodes = 150
@@ -63,7 +63,7 @@ func TestRunDHT(t *testing.T) {
 	checkShape(t, res)
 }
 
-// checkShape checks the JSON keys issue 2 asks for.
+// checkShape checks the JSON keys of `dhtdb bench dht --json`.
 func checkShape(t *testing.T, res DHTResult) {
 	t.Helper()
 	b, err := json.Marshal(res)

@@ -15,7 +15,7 @@ import (
 	"github.com/dhtdb/dhtdb/swarm"
 )
 
-// Defaults of SyncConfig: issue 3's scenario.
+// Defaults of SyncConfig: the scenario of `dhtdb bench sync`.
 const (
 	DefaultSyncSize      int64 = 256 << 20
 	DefaultSyncDeltaSize int64 = 100 << 20

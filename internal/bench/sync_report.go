@@ -19,7 +19,7 @@ func (r SyncResult) WriteText(w io.Writer) {
 			f.LibtorrentVersion, f.LibtorrentMiBps, f.LibtorrentSeconds, f.Ratio)
 	}
 	for _, d := range r.Deltas {
-		target := "" // issue 3's target is for one changed row
+		target := "" // the delta target is for one changed row
 		if d.RowsChanged == 1 {
 			target = " (target <= 1%)"
 		}

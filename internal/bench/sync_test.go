@@ -66,7 +66,7 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-// BenchmarkSync runs the full scenario of issue 3 (256 MiB full transfer,
+// BenchmarkSync runs the full sync scenario (256 MiB full transfer,
 // 100 MiB database deltas of 1 and 1000 rows) once:
 //
 //	go test -run '^$' -bench Sync -benchtime 1x ./internal/bench
